@@ -1,0 +1,3 @@
+from mlflow_debt.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tracking_uri_option(f: F) -> F:
+    return click.option(
+        "--tracking-uri",
+        envvar="MLFLOW_TRACKING_URI",
+        default=None,
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default: "
+        "sqlite:///mlflow.db in the current directory).",
+    )(f)
+
+
+def experiment_option(f: F) -> F:
+    return click.option(
+        "--experiment",
+        "experiments",
+        multiple=True,
+        metavar="NAME",
+        help="Only runs of this experiment (repeatable; default: all active experiments).",
+    )(f)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    def decorator(f: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(choices)),
+            default=choices[0],
+            show_default=True,
+            help="Output format. JSON is a stable interface (see the README).",
+        )(f)
+
+    return decorator
