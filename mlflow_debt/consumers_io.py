@@ -1,0 +1,98 @@
+"""The MLflow reads behind ``consumers`` and ``impact``: feature-tagged runs, versions, aliases.
+
+Three kinds of paged read, never one call per run:
+
+* the runs that carry feature tags — one filtered ``search_runs`` per tag family (mlflow-debt's own,
+  then Feast's; MLflow's filter has no OR), streamed page by page into :func:`lineage.analyze`,
+  which keeps only each consumer's latest run;
+* every live model version (``search_model_versions``), for version -> source run;
+* every registered model (``search_registered_models``), for its aliases (versions read by search
+  carry none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from mlflow_debt import store, tags
+from mlflow_debt.lineage import Declarations, Report, RunRow, VersionRow, analyze
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+#: Runs per ``search_runs`` page: big enough that paging costs little, small enough that a page
+#: of Run objects (tags, params, metrics) does not dominate memory.
+RUNS_PAGE = 5_000
+#: MLflow's maximum page for ``search_registered_models``.
+MODELS_PAGE = 1_000
+
+
+def iter_feature_runs(
+    client: MlflowClient, experiment_ids: dict[str, str], page_size: int = RUNS_PAGE
+) -> Iterator[RunRow]:
+    """Every active run of the experiments (id -> name) that carries feature tags, once each."""
+    ids = list(experiment_ids)
+    own, feast = tags.presence_filters()
+    for run in store.iter_runs(client, ids, own, page_size=page_size):
+        yield _row(run, experiment_ids)
+    for run in store.iter_runs(client, ids, feast, page_size=page_size):
+        if tags.SCHEMA_KEY not in run.data.tags:  # else the first query already read it
+            yield _row(run, experiment_ids)
+
+
+def _row(run: object, experiment_ids: dict[str, str]) -> RunRow:
+    info = run.info  # type: ignore[attr-defined]
+    return RunRow(
+        run_id=info.run_id,
+        experiment=experiment_ids.get(info.experiment_id, info.experiment_id),
+        start_time=info.start_time or 0,
+        tags=run.data.tags,  # type: ignore[attr-defined]
+    )
+
+
+def read_versions(client: MlflowClient) -> list[VersionRow]:
+    """Every live model version with its source run."""
+    return [
+        VersionRow(v.name, int(v.version), v.run_id or None)
+        for v in store.iter_model_versions(client)
+    ]
+
+
+def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
+    """model -> alias -> version, for every registered model that has aliases."""
+    out: dict[str, dict[str, int]] = {}
+    token = None
+    while True:
+        with store.mlflow_errors("Reading registered models"):
+            page = client.search_registered_models(max_results=MODELS_PAGE, page_token=token)
+        for model in page:
+            # RegisteredModel.aliases is a dict alias -> version (a string on some stores).
+            for alias, version in (getattr(model, "aliases", None) or {}).items():
+                out.setdefault(model.name, {})[alias] = int(version)
+        token = page.token
+        if not token:
+            return out
+
+
+def build_report(
+    client: MlflowClient,
+    experiment_names: Sequence[str] = (),
+    declarations: Declarations | None = None,
+    only_features: Sequence[str] = (),
+    page_size: int = RUNS_PAGE,
+) -> Report:
+    """Read the store and analyse it: the one core call behind ``consumers`` and ``impact``."""
+    exps = store.experiments(client, experiment_names)
+    experiment_ids = {e.experiment_id: e.name for e in exps}
+    versions = read_versions(client)
+    aliases = read_aliases(client)
+    return analyze(
+        iter_feature_runs(client, experiment_ids, page_size=page_size),
+        versions,
+        aliases,
+        declarations=declarations,
+        only_features=only_features,
+        # Reading a subset of experiments, a declared consumer we did not see may live elsewhere.
+        judge_absent=not experiment_names,
+    )

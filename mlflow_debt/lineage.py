@@ -1,0 +1,372 @@
+"""Who reads which feature: the consumer graph, changed definitions, undeclared consumers.
+
+Pure: plain data in (runs with their tags, live model versions, aliases, declarations), plain data
+out (:class:`Report`, :class:`Impact`). No MLflow, no I/O; :mod:`mlflow_debt.consumers_io` reads the
+store and :mod:`mlflow_debt.lineage_report` renders.
+
+**The consumer rule.** Every run that carries feature tags belongs to one or more *consumers*:
+
+1. each registered model with a live version whose source run (``version.run_id``) is the run;
+2. otherwise the run's ``mlflow_debt.consumer`` tag, when the user set one;
+3. otherwise the name of the run's experiment.
+
+Consumers are names, so a run tagged ``mlflow_debt.consumer=churn_model`` joins the registered
+model ``churn_model``. A consumer's **latest run** is its most recent run by start time (run id
+breaks ties). What a consumer *reads* is what its latest run reads, plus — for a registered model —
+what the source runs of its aliased versions read (an alias such as ``champion`` usually marks what
+serves). Older, unaliased runs do not count: a feature dropped from the latest training is no
+longer read.
+
+A **changed definition** is a feature whose fingerprint differs between consumers' latest runs;
+an unknown fingerprint (``?``, e.g. from Feast tags) never counts as a change.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mlflow_debt import tags as tagschema
+from mlflow_debt.tags import UNKNOWN, FeatureSet
+
+#: How a consumer got its name (see the module docstring).
+MODEL = "registered_model"
+TAG = "consumer_tag"
+EXPERIMENT = "experiment"
+_RANK = {EXPERIMENT: 0, TAG: 1, MODEL: 2}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run that carries feature tags, as read from the store."""
+
+    run_id: str
+    experiment: str
+    start_time: int
+    #: The run's tags (only feature tags and ``mlflow_debt.consumer`` are read).
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One live model version and its source run."""
+
+    model: str
+    version: int
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A model (or group of runs) and what it currently reads."""
+
+    name: str
+    kind: str
+    latest_run_id: str
+    latest_start_time: int
+    #: feature -> fingerprint, from the latest run (training order).
+    latest: dict[str, str]
+    #: Every feature currently read: the latest run's, plus aliased versions' for a model.
+    reads: frozenset[str]
+    #: For a registered model: its newest live version number, and alias -> version.
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+    #: Runs of this consumer whose feature tags were incomplete or failed their digest.
+    incomplete_runs: int = 0
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One fingerprint of a feature and the consumers whose latest run used it."""
+
+    fingerprint: str
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureUsage:
+    """One feature: who reads it, and on which definitions."""
+
+    name: str
+    consumers: tuple[str, ...]
+    #: Known fingerprints among the consumers' latest runs, newest first (by latest run).
+    definitions: tuple[Definition, ...]
+    #: Consumers whose latest run does not know the fingerprint (or only an aliased version reads).
+    unknown: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return len(self.definitions) > 1
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A (feature, consumer) pair: an undeclared consumer or a stale declaration."""
+
+    feature: str
+    consumer: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``mlflow-debt consumers`` shows."""
+
+    #: Most consumers first (highest CACE risk), then by name.
+    features: tuple[FeatureUsage, ...]
+    consumers: dict[str, Consumer]
+    undeclared: tuple[Pair, ...] = ()
+    stale: tuple[Pair, ...] = ()
+    #: Features asked for (``--feature``) that no consumer reads.
+    missing: tuple[str, ...] = ()
+    #: Whether declarations were given (undeclared/stale are meaningful only then).
+    declared: bool = False
+    runs_read: int = 0
+
+    @property
+    def changed(self) -> tuple[FeatureUsage, ...]:
+        return tuple(f for f in self.features if f.changed)
+
+    @property
+    def empty(self) -> bool:
+        """No run carried feature tags."""
+        return not self.consumers
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """The declarations file: feature -> declared consumers."""
+
+    features: dict[str, tuple[str, ...]]
+    #: ``all``: every feature read must be declared; ``listed``: only check the listed features.
+    scope: str = "all"
+    path: str = ""
+
+
+def _latest_version_and_aliases(
+    versions: Iterable[VersionRow], aliases: Mapping[str, Mapping[str, int]]
+) -> tuple[dict[str, list[str]], dict[str, int], set[str]]:
+    """run_id -> models, model -> newest live version, and the run ids behind aliased versions."""
+    models_by_run: dict[str, list[str]] = {}
+    latest: dict[str, int] = {}
+    run_of: dict[tuple[str, int], str] = {}
+    for v in versions:
+        latest[v.model] = max(latest.get(v.model, 0), v.version)
+        if v.run_id:
+            models_by_run.setdefault(v.run_id, []).append(v.model)
+            run_of[(v.model, v.version)] = v.run_id
+    aliased = {
+        run_of[(model, version)]
+        for model, by_alias in aliases.items()
+        for version in by_alias.values()
+        if (model, version) in run_of
+    }
+    return models_by_run, latest, aliased
+
+
+def consumers_of_run(
+    run: RunRow, models_by_run: Mapping[str, Sequence[str]]
+) -> list[tuple[str, str]]:
+    """The ``(name, kind)`` of every consumer ``run`` belongs to (the consumer rule)."""
+    models = models_by_run.get(run.run_id)
+    if models:
+        return [(m, MODEL) for m in sorted(set(models))]
+    tagged = (run.tags.get(tagschema.CONSUMER_KEY) or "").strip()
+    if tagged:
+        return [(tagged, TAG)]
+    return [(run.experiment, EXPERIMENT)]
+
+
+def analyze(
+    runs: Iterable[RunRow],
+    versions: Iterable[VersionRow] = (),
+    aliases: Mapping[str, Mapping[str, int]] | None = None,
+    declarations: Declarations | None = None,
+    only_features: Sequence[str] = (),
+    judge_absent: bool = True,
+) -> Report:
+    """The consumer graph of ``runs``, checked against ``declarations``.
+
+    ``runs`` is consumed once, as a stream: only each consumer's latest run and the runs behind
+    aliased versions are kept and decoded, so memory stays proportional to the consumers.
+    ``aliases`` is model -> alias -> version. ``only_features`` limits the report to those
+    features. With ``judge_absent`` false (a partial read, e.g. ``--experiment``), a declared
+    consumer that was not seen at all is not called stale.
+    """
+    aliases = aliases or {}
+    models_by_run, latest_version, aliased_runs = _latest_version_and_aliases(versions, aliases)
+
+    best: dict[str, tuple[int, str, RunRow]] = {}
+    kinds: dict[str, str] = {}
+    kept_aliased: dict[str, RunRow] = {}
+    n = 0
+    for run in runs:
+        n += 1
+        key = (run.start_time or 0, run.run_id)
+        for name, kind in consumers_of_run(run, models_by_run):
+            # A registered model outranks a tag, a tag an experiment, of the same name.
+            if _RANK[kind] > _RANK.get(kinds.get(name, ""), -1):
+                kinds[name] = kind
+            cur = best.get(name)
+            if cur is None or key > cur[:2]:
+                best[name] = (*key, run)
+        if run.run_id in aliased_runs:
+            kept_aliased[run.run_id] = run
+
+    decoded: dict[str, FeatureSet] = {}
+
+    def features_of(run: RunRow) -> FeatureSet:
+        fs = decoded.get(run.run_id)
+        if fs is None:
+            fs = tagschema.decode(run.tags) or FeatureSet(())
+            decoded[run.run_id] = fs
+        return fs
+
+    consumers: dict[str, Consumer] = {}
+    for name in sorted(best):
+        start, run_id, run = best[name]
+        fs = features_of(run)
+        latest_fp: dict[str, str] = {}
+        for rec in fs.features:
+            latest_fp.setdefault(rec.name, rec.fingerprint)
+        reads = set(latest_fp)
+        incomplete = 0 if fs.complete else 1
+        model_aliases: dict[str, int] = {}
+        if kinds[name] == MODEL:
+            model_aliases = dict(sorted(aliases.get(name, {}).items()))
+            for other in kept_aliased.values():
+                if name in models_by_run.get(other.run_id, ()) and other.run_id != run_id:
+                    # Only the versions of *this* model that an alias points at.
+                    ofs = features_of(other)
+                    reads.update(r.name for r in ofs.features)
+                    incomplete += 0 if ofs.complete else 1
+        consumers[name] = Consumer(
+            name=name,
+            kind=kinds[name],
+            latest_run_id=run_id,
+            latest_start_time=start,
+            latest=latest_fp,
+            reads=frozenset(reads),
+            latest_version=latest_version.get(name) if kinds[name] == MODEL else None,
+            aliases=model_aliases,
+            incomplete_runs=incomplete,
+        )
+
+    readers: dict[str, list[str]] = {}
+    for c in consumers.values():
+        for f in c.reads:
+            readers.setdefault(f, []).append(c.name)
+
+    wanted = list(dict.fromkeys(only_features))
+    names = [f for f in readers if not wanted or f in wanted]
+    usages = [_usage(f, sorted(readers[f]), consumers) for f in names]
+    usages.sort(key=lambda u: (-len(u.consumers), u.name))
+    missing = tuple(f for f in wanted if f not in readers)
+
+    undeclared: list[Pair] = []
+    stale: list[Pair] = []
+    if declarations is not None:
+        undeclared, stale = _check(declarations, readers, consumers, wanted, judge_absent)
+
+    return Report(
+        features=tuple(usages),
+        consumers=consumers,
+        undeclared=tuple(undeclared),
+        stale=tuple(stale),
+        missing=missing,
+        declared=declarations is not None,
+        runs_read=n,
+    )
+
+
+def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) -> FeatureUsage:
+    by_fp: dict[str, list[str]] = {}
+    newest: dict[str, tuple[int, str]] = {}
+    unknown: list[str] = []
+    for name in names:
+        c = consumers[name]
+        fp = c.latest.get(feature, UNKNOWN)
+        if fp == UNKNOWN:
+            unknown.append(name)
+            continue
+        by_fp.setdefault(fp, []).append(name)
+        newest[fp] = max(newest.get(fp, (0, "")), (c.latest_start_time, c.latest_run_id))
+    order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)
+    return FeatureUsage(
+        name=feature,
+        consumers=tuple(names),
+        definitions=tuple(Definition(fp, tuple(by_fp[fp])) for fp in order),
+        unknown=tuple(unknown),
+    )
+
+
+def _check(
+    declarations: Declarations,
+    readers: Mapping[str, list[str]],
+    consumers: Mapping[str, Consumer],
+    wanted: Sequence[str],
+    judge_absent: bool,
+) -> tuple[list[Pair], list[Pair]]:
+    declared = declarations.features
+    undeclared = []
+    for feature, names in readers.items():
+        if wanted and feature not in wanted:
+            continue
+        if declarations.scope == "listed" and feature not in declared:
+            continue
+        allowed = set(declared.get(feature, ()))
+        undeclared.extend(Pair(feature, n) for n in names if n not in allowed)
+    stale = []
+    for feature, names in declared.items():
+        if wanted and feature not in wanted:
+            continue
+        actual = set(readers.get(feature, ()))
+        for name in names:
+            if name in actual:
+                continue
+            if not judge_absent and name not in consumers:
+                continue
+            stale.append(Pair(feature, name))
+    key = lambda p: (p.feature, p.consumer)  # noqa: E731
+    return sorted(set(undeclared), key=key), sorted(set(stale), key=key)
+
+
+@dataclass(frozen=True)
+class ImpactConsumer:
+    """One consumer in the blast radius of a feature."""
+
+    consumer: Consumer
+    #: The fingerprint its latest run used (``?`` unknown or read only by an aliased version).
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Impact:
+    """The blast radius of changing one feature."""
+
+    feature: str
+    consumers: tuple[ImpactConsumer, ...]
+    usage: FeatureUsage | None
+    #: Close matches among the features read, when nobody reads ``feature``.
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def sentence(self) -> str:
+        if not self.consumers:
+            return f"Nobody reads {self.feature!r}: editing it invalidates no recorded consumer."
+        names = ", ".join(c.consumer.name for c in self.consumers)
+        return f"Editing {self.feature!r} may invalidate: {names}"
+
+
+def impact(report: Report, feature: str) -> Impact:
+    """Who is hit when ``feature`` changes, from a report over (at least) that feature."""
+    usage = next((u for u in report.features if u.name == feature), None)
+    if usage is None:
+        known = sorted({f for c in report.consumers.values() for f in c.reads})
+        suggestions = tuple(difflib.get_close_matches(feature, known, n=3))
+        return Impact(feature, (), None, suggestions)
+    hit = tuple(
+        ImpactConsumer(report.consumers[n], report.consumers[n].latest.get(feature, UNKNOWN))
+        for n in usage.consumers
+    )
+    return Impact(feature, hit, usage)
