@@ -182,3 +182,13 @@ def decode_feast(tags: Mapping[str, str]) -> FeatureSet | None:
 def is_feature_tag(key: str) -> bool:
     """Whether ``key`` belongs to a recorded feature set (and is replaced by a new capture)."""
     return key in FIXED_KEYS or key.startswith(FEATURE_PREFIX)
+
+
+def presence_filters() -> tuple[str, ...]:
+    """``search_runs`` filter strings that together select every run carrying a feature set.
+
+    One per tag family (MLflow's filter syntax has no OR): mlflow-debt's own tags, then Feast's.
+    A run may match both; readers dedupe by run id. ``LIKE '%'`` rather than ``IS NOT NULL``
+    because older MLflow servers do not know the latter.
+    """
+    return (f"tags.`{SCHEMA_KEY}` LIKE '%'", f"tags.`{FEAST_KEY}` LIKE '%'")
