@@ -489,15 +489,18 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
             return str(exp.experiment_id)
 
 
-def _recheck(snapshot: Snapshot, client: MlflowClient, plan: PrunePlan, workers: int) -> PrunePlan:
+def _recheck(
+    snapshot: Snapshot, client: MlflowClient, plan: PrunePlan, workers: int
+) -> tuple[PrunePlan, set[tuple[str, int]]]:
     """Re-plan the models about to lose versions from a fresh read of their versions and tags.
 
     Only deletions both plans agree on go ahead. Versions registered since the first read are
-    left out of the re-plan (their metric is unknown), which can only make it keep more.
+    left out of the re-plan (their metric is unknown), which can only make it keep more. Returns
+    the fresh plan and the versions still live.
     """
     names = [n for n, mp in plan.models.items() if mp.delete]
     if not names:
-        return plan
+        return plan, set(snapshot.versions)
     models = read_registered_models(client, names, workers)
     versions = read_versions(client, names, all_models=False, workers=workers)
     infos = []
@@ -512,7 +515,7 @@ def _recheck(snapshot: Snapshot, client: MlflowClient, plan: PrunePlan, workers:
         old = snapshot.policies.get(name)
         if pol is not None and (old is None or pol.metric != old.metric):
             policies[name] = None
-    return retention.plan(infos, snapshot.metrics, policies, models=names)
+    return retention.plan(infos, snapshot.metrics, policies, models=names), set(versions)
 
 
 def _aliases_of_name(models: Sequence[RegisteredModel], name: str) -> dict[int, list[str]]:
@@ -538,13 +541,15 @@ def apply(
     :class:`ServerError` is raised after the audit is complete. Re-running converges.
     """
     workers = workers or default_workers(client)
-    fresh = _recheck(snapshot, client, plan, workers)
+    fresh, live = _recheck(snapshot, client, plan, workers)
     fresh_deletes = {(d.name, d.version) for d in fresh.deletions}
     records: list[Record] = []
     for d in plan.deletions:
         mv = snapshot.versions[(d.name, d.version)]
         rec = Record.of(mv, d, plan.models[d.name].policy.metric)
-        if (d.name, d.version) not in fresh_deletes:
+        if (d.name, d.version) not in live:
+            rec.state, rec.detail = VANISHED, "already gone"
+        elif (d.name, d.version) not in fresh_deletes:
             rec.state, rec.detail = SKIPPED, "kept on re-check (versions, tags or policy changed)"
         records.append(rec)
     todo = [r for r in records if r.state == PLANNED]
@@ -797,28 +802,57 @@ def restore(
 
     restored: list[Restored] = []
     existing: set[str] = set()
-    for e in todo:
-        r = e.record
-        with mlflow_errors(f'Restoring "{r.name}" version {r.version}'):
-            if r.name not in existing:
-                try:
-                    client.get_registered_model(r.name)
-                except MlflowException as exc:
-                    if not _is_not_found(exc):
-                        raise
-                    client.create_registered_model(r.name)
-                existing.add(r.name)
-            mv = client.create_model_version(
-                r.name,
-                r.source,
-                run_id=r.run_id,
-                tags=r.tags,
-                description=r.description,
-                model_id=r.model_id,
-            )
-            client.set_tag(e.prune_id, f"{RESTORED_TAG}{e.index}", str(mv.version))
-        restored.append(Restored(e, int(mv.version)))
+    with _default_tracking_uri(client):
+        for e in todo:
+            restored.append(_restore_one(client, e, existing))
     return restored, sorted(done.values(), key=_entry_key)
+
+
+@contextlib.contextmanager
+def _default_tracking_uri(client: MlflowClient) -> Iterator[None]:
+    """Point MLflow's default tracking URI at ``client``'s store for the duration.
+
+    MLflow's SQL registry resolves a ``models:/m-...`` source through ``MlflowClient()`` (the
+    *default* tracking URI), so registering against a store given by ``--tracking-uri`` would
+    look the LoggedModel up in the wrong store.
+    """
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    target = str(client.tracking_uri)
+    if before == target:
+        yield
+        return
+    mlflow.set_tracking_uri(target)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+def _restore_one(client: MlflowClient, e: AuditEntry, existing: set[str]) -> Restored:
+    r = e.record
+    with mlflow_errors(f'Restoring "{r.name}" version {r.version}'):
+        if r.name not in existing:
+            try:
+                client.get_registered_model(r.name)
+            except MlflowException as exc:
+                if not _is_not_found(exc):
+                    raise
+                client.create_registered_model(r.name)  # the whole model was deleted since
+            existing.add(r.name)
+        mv = client.create_model_version(
+            r.name,
+            r.source,
+            run_id=r.run_id,
+            tags=r.tags,
+            description=r.description,
+            model_id=r.model_id,
+            await_creation_for=0,
+        )
+        # Written back to the prune's run, so the same restore run twice does not duplicate.
+        client.set_tag(e.prune_id, f"{RESTORED_TAG}{e.index}", str(mv.version))
+    return Restored(e, int(mv.version))
 
 
 def _entry_key(e: AuditEntry) -> tuple[str, int]:
