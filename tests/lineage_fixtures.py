@@ -33,6 +33,7 @@ version: 1
 features:
   user_age: [churn_model, ltv_model, fraud_model]
   session_count: [churn_model, recommender]
+  plan: [churn_model]
 """
 
 

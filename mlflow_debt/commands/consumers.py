@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from mlflow_debt.errors import DebtFound
+from mlflow_debt.errors import DebtFound, InputError
 from mlflow_debt.options import experiment_option, format_option, tracking_uri_option
 
 CONSUMERS_EPILOG = """\b
@@ -79,7 +79,7 @@ def consumers(
     from mlflow_debt.store import get_client
 
     if fail_on == "undeclared" and not declared:
-        raise click.UsageError("--fail-on undeclared needs --declared FILE")
+        raise InputError("--fail-on undeclared needs --declared FILE")
     declarations = decl.load(declared) if declared else None
     report = build_report(
         get_client(tracking_uri), experiments, declarations, only_features=features
