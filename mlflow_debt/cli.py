@@ -77,6 +77,25 @@ def cli() -> None:
     Exit codes: 0 ok, 1 debt found (a --fail-on gate) or declined, 2 bad usage or input,
     3 MLflow or tracking-server error.
     """
+    _bounded_http_retries()
+
+
+#: MLflow's client retries a failing HTTP request 7 times with a backoff factor of 2 (about four
+#: minutes against a server that is down). A command-line user is better served by an answer in
+#: seconds; transient errors (a 503, a restarting server) are still retried. The user's own
+#: settings of these variables always win.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
+def _bounded_http_retries() -> None:
+    import os
+
+    for name, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def main(argv: list[str] | None = None) -> None:

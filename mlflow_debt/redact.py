@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 # scheme://user:password@host  ->  scheme://user:***@host
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@"
+)
 
 
 def redact(text: str) -> str:

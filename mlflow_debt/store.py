@@ -8,6 +8,7 @@ call per run. Registry reads and writes for pruning live in :mod:`mlflow_debt.re
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -49,10 +50,25 @@ def one_line(text: object, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+_UNREACHABLE = re.compile(
+    r"Max retries exceeded|Failed to establish a new connection|Connection refused|"
+    r"Name or service not known|Read timed out|Connection aborted|RemoteDisconnected",
+    re.IGNORECASE,
+)
+_REQUEST_URL = re.compile(r"API request to (\S+?)/api/")
+
+
 def _error_message(exc: BaseException) -> str:
-    if isinstance(exc, MlflowException):
-        return one_line(exc.message)
-    return one_line(f"{type(exc).__name__}: {exc}")
+    text = exc.message if isinstance(exc, MlflowException) else f"{type(exc).__name__}: {exc}"
+    text = str(text)
+    if _UNREACHABLE.search(text):
+        url = _REQUEST_URL.search(text)
+        where = f" at {url.group(1)}" if url else ""
+        reason = "timed out" if "timed out" in text.lower() else "connection failed"
+        if "refused" in text.lower():
+            reason = "connection refused"
+        return redact(f"cannot reach the MLflow tracking server{where} ({reason})")
+    return one_line(text)
 
 
 @contextlib.contextmanager
