@@ -38,7 +38,7 @@ def _write(run_id: str, records: list[FeatureRecord], source: str) -> FeatureSet
 
 
 def record_fit(estimator: Any, X: Any) -> FeatureSet | None:
-    """Record ``X``'s features on the active run after ``estimator.fit(X)``; None if nothing to do."""
+    """Record ``X``'s features on the active run after ``fit``; None if nothing to do."""
     from mlflow_debt import store
 
     run_id = store.active_run_id()

@@ -21,6 +21,7 @@ when our wrapper records.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -120,10 +121,8 @@ def _patch_base(base_module: Any) -> None:
                 original.__func__(cls, **kwargs)
             else:
                 super(base, cls).__init_subclass__(**kwargs)
-            try:
+            with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
                 _wrap_class(cls)
-            except Exception:  # a class we cannot wrap is simply not recorded
-                pass
 
         base.__init_subclass__ = classmethod(__init_subclass__)
         _base_state.update(base=base, original=original)

@@ -5,7 +5,7 @@ A run's feature set is written as plain ``str -> str`` run tags under the prefix
 
     mlflow_debt.schema      1                      schema version (+ ";long=I:K,..." see below)
     mlflow_debt.n_features  3
-    mlflow_debt.digest      9f2c4e1a0b3d5e6f       sha256 of the ordered (name, dtype, fingerprint) list
+    mlflow_debt.digest      9f2c4e1a0b3d5e6f       sha256 of the ordered (name, dtype, fingerprint)
     mlflow_debt.source      sklearn:Pipeline       who recorded it (sklearn:<class>, log_features,
                                                    backfill:dataset, backfill:signature)
     mlflow_debt.f.000       user_age · float64 · num:+:m1.6:s1.1:na0
@@ -13,9 +13,10 @@ A run's feature set is written as plain ``str -> str`` run tags under the prefix
     ...
 
 Feature names live in tag *values*, never raw in keys, so any name round-trips exactly (commas,
-``=``, brackets, quotes, unicode, newlines). Each per-feature value is ``NAME · DTYPE · FINGERPRINT``
-with the name up front so the UI's tag chips read well; it is parsed from the right, and dtype and
-fingerprint never contain the separator, so the name may contain anything.
+``=``, brackets, quotes, unicode, newlines). Each per-feature value is
+``NAME · DTYPE · FINGERPRINT`` with the name up front so the UI's tag chips read well; it is
+parsed from the right, and dtype and fingerprint never contain the separator, so the name may
+contain anything.
 
 MLflow silently truncates tag values beyond 8,000 characters. A value longer than
 :data:`CHUNK` is split: ``mlflow_debt.f.007`` holds the first part, ``mlflow_debt.f.007.1`` ... the
