@@ -189,7 +189,8 @@ def presence_filters() -> tuple[str, ...]:
     """``search_runs`` filter strings that together select every run carrying a feature set.
 
     One per tag family (MLflow's filter syntax has no OR): mlflow-debt's own tags, then Feast's.
-    A run may match both; readers dedupe by run id. ``LIKE '%'`` rather than ``IS NOT NULL``
-    because older MLflow servers do not know the latter.
+    A run may match both: readers skip, in the second, runs that carry :data:`SCHEMA_KEY`
+    (:func:`decode` prefers those tags anyway). ``LIKE '%'`` (any value) rather than
+    ``IS NOT NULL``, which older MLflow releases' filter grammar lacks.
     """
     return (f"tags.`{SCHEMA_KEY}` LIKE '%'", f"tags.`{FEAST_KEY}` LIKE '%'")
