@@ -178,6 +178,8 @@ def _scalar_params(obj: Any) -> str:
 def _describe_transformer(t: Any) -> str:
     if isinstance(t, str):  # "drop" / "passthrough"
         return t
+    if type(t).__name__ == "FunctionTransformer" and getattr(t, "func", None) is None:
+        return "passthrough"  # how a fitted ColumnTransformer stores remainder="passthrough"
     steps = getattr(t, "steps", None)
     if isinstance(steps, list):  # a Pipeline
         return ">".join(_describe_transformer(s) for _, s in steps)

@@ -8,7 +8,9 @@ The ``tracking_uri`` fixture is the one place a test's store comes from: a fresh
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +19,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-import mlflow  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+import mlflow
+from mlflow.tracking import MlflowClient
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +35,18 @@ def _isolated(tmp_path, monkeypatch) -> Iterator[None]:
         mlflow.end_run()
 
 
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory) -> Path:
+    """A migrated, empty SQLite store, made once: copying it beats re-running the migrations."""
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_uri(tmp_path, monkeypatch) -> Iterator[str]:
+def tracking_uri(tmp_path, monkeypatch, _empty_store) -> Iterator[str]:
     """A real, empty MLflow store (SQLite in ``tmp_path``), set as the process default."""
+    shutil.copyfile(_empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)

@@ -1,0 +1,339 @@
+"""Automatic capture end to end: real fits inside real runs, tags read back from a real store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import mlflow_debt
+from mlflow_debt import sklearn_hook, tags
+from mlflow_debt.errors import InputError
+from mlflow_debt.plugin import DebtRunContextProvider
+
+
+@pytest.fixture
+def data() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame(
+        {
+            "user_age": rng.normal(38, 11, n),
+            "session_count": rng.poisson(6, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n),
+        }
+    )
+    y = pd.Series((X["user_age"] + rng.normal(0, 5, n) > 38).astype(int))
+    return X, y
+
+
+def pipeline() -> Pipeline:
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["user_age", "session_count"]),
+            ("cat", OneHotEncoder(), ["plan"]),
+        ]
+    )
+    return Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=300))])
+
+
+def features_of(client: MlflowClient, run_id: str) -> tags.FeatureSet | None:
+    return tags.decode(client.get_run(run_id).data.tags)
+
+
+def all_runs(client: MlflowClient) -> list:
+    exps = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(exps)
+
+
+def test_the_plugin_is_loaded_by_import_mlflow_and_adds_no_context_tags() -> None:
+    from mlflow.tracking.context.registry import _run_context_provider_registry
+
+    providers = [p for p in _run_context_provider_registry if isinstance(p, DebtRunContextProvider)]
+    assert len(providers) == 1
+    assert providers[0].in_context() is False and providers[0].tags() == {}
+    assert sklearn_hook.installed()
+    assert hasattr(LogisticRegression.fit, "__mlflow_debt_original__")
+
+
+def test_a_plain_start_run_script_records_features(client, data) -> None:
+    X, y = data
+    with mlflow.start_run() as run:
+        pipeline().fit(X, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.complete
+    assert fs.names == ["user_age", "session_count", "plan"]
+    assert fs.source == "sklearn:Pipeline"
+    assert [f.dtype for f in fs.features] == ["float64", "int64", str(X["plan"].dtype)]
+    assert all(f.fingerprint.startswith(("num:", "int:", "cat:")) for f in fs.features)
+    # queryable with mlflow.search_runs
+    found = mlflow.search_runs(filter_string=f"tags.`mlflow_debt.digest` = '{fs.digest}'")
+    assert list(found["run_id"]) == [run.info.run_id]
+
+
+def test_outside_a_run_nothing_is_recorded_and_no_run_is_created(client, data) -> None:
+    X, y = data
+    pipeline().fit(X, y)
+    assert all_runs(client) == []
+
+
+def test_nested_fits_are_recorded_once_for_the_outermost_fit(client, data, mocker) -> None:
+    X, y = data
+    spy = mocker.spy(MlflowClient, "log_batch")
+    with mlflow.start_run() as run:
+        GridSearchCV(pipeline(), {"lr__C": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
+    assert spy.call_count == 1  # 10 inner fits of 4 estimators each, one write
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.source == "sklearn:GridSearchCV"
+    assert fs.names == ["user_age", "session_count", "plan"]
+
+
+def test_the_pipelines_preprocessing_is_fingerprinted(client, data) -> None:
+    X, y = data
+    with mlflow.start_run() as run:
+        pipeline().fit(X, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None
+    assert all(":p" in f.fingerprint for f in fs.features)  # every column goes through a step
+
+
+def test_refitting_the_same_columns_writes_once_and_new_columns_replace(
+    client, data, mocker
+) -> None:
+    X, y = data
+    spy = mocker.spy(MlflowClient, "log_batch")
+    with mlflow.start_run() as run:
+        for _ in range(3):
+            LogisticRegression().fit(X[["user_age", "session_count"]], y)
+        assert spy.call_count == 1
+        LogisticRegression().fit(X[["user_age"]], y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age"] and fs.complete
+
+
+def test_autolog_runs_get_feature_tags(client, data) -> None:
+    X, y = data
+    X = X[["user_age", "session_count"]]
+    mlflow.sklearn.autolog(log_models=False, log_datasets=True, silent=True)
+    try:
+        LogisticRegression().fit(X, y)  # autolog makes the run
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    runs = all_runs(client)
+    assert len(runs) == 1
+    fs = tags.decode(runs[0].data.tags)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+    # and after autolog is switched off, capture still works on its own
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(X, y)
+    assert features_of(client, run.info.run_id) is not None
+
+
+def test_autolog_inside_an_explicit_run(client, data) -> None:
+    X, y = data
+    mlflow.sklearn.autolog(log_models=False, silent=True)
+    try:
+        with mlflow.start_run() as run:
+            pipeline().fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+
+
+def test_numpy_without_names_is_skipped_with_a_warning(client, data) -> None:
+    X, y = data
+    with mlflow.start_run() as run, pytest.warns(UserWarning, match="without column names"):
+        LogisticRegression().fit(X[["user_age", "session_count"]].to_numpy(), y)
+    assert features_of(client, run.info.run_id) is None
+
+
+def test_the_environment_variable_turns_capture_off(client, data, monkeypatch) -> None:
+    X, y = data
+    monkeypatch.setenv("MLFLOW_DEBT_DISABLE", "1")
+    with mlflow.start_run() as run:
+        pipeline().fit(X, y)
+    assert features_of(client, run.info.run_id) is None
+
+
+def test_a_capture_error_never_fails_the_fit(client, data, mocker) -> None:
+    X, y = data
+    mocker.patch("mlflow_debt.capture.describe", side_effect=RuntimeError("boom"))
+    with mlflow.start_run() as run, pytest.warns(sklearn_hook.MlflowDebtWarning, match="boom"):
+        model = LogisticRegression().fit(X[["user_age"]], y)
+    assert hasattr(model, "coef_")  # the fit completed
+    assert features_of(client, run.info.run_id) is None
+
+
+def test_a_store_failure_never_fails_the_fit(client, data, mocker) -> None:
+    X, y = data
+    mocker.patch.object(MlflowClient, "log_batch", side_effect=MlflowException("store down"))
+    with mlflow.start_run(), pytest.warns(sklearn_hook.MlflowDebtWarning, match="store down"):
+        model = LogisticRegression().fit(X[["user_age"]], y)
+    assert hasattr(model, "coef_")
+
+
+def test_a_run_resumed_through_mlflow_run_id_is_tagged_without_start_run(
+    client, data, monkeypatch
+) -> None:
+    """What `mlflow run` does: the parent creates the run, the child only has MLFLOW_RUN_ID."""
+    X, y = data
+    run = client.create_run("0")
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
+    LogisticRegression().fit(X[["user_age", "session_count"]], y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert len(all_runs(client)) == 1
+
+
+def test_custom_estimators_defined_after_import_are_captured(client, data) -> None:
+    X, y = data
+
+    class MeanModel(BaseEstimator):
+        def fit(self, X, y=None):
+            self.mean_ = float(np.mean(y))
+            return self
+
+    class Wrapper(MeanModel):
+        def fit(self, X, y=None):
+            return super().fit(X, y)
+
+    with mlflow.start_run() as run:
+        Wrapper().fit(X[["session_count"]], y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.source == "sklearn:Wrapper" and fs.names == ["session_count"]
+
+
+def test_uninstall_restores_sklearn_and_install_brings_it_back(client, data) -> None:
+    X, y = data
+    hooked_init_subclass = BaseEstimator.__dict__["__init_subclass__"]
+    sklearn_hook.uninstall()
+    try:
+        assert not hasattr(LogisticRegression.fit, "__mlflow_debt_original__")
+        assert not sklearn_hook.installed()
+        with mlflow.start_run() as run:
+            LogisticRegression().fit(X[["user_age"]], y)
+        assert features_of(client, run.info.run_id) is None
+        assert BaseEstimator.__dict__.get("__init_subclass__") is not hooked_init_subclass
+    finally:
+        sklearn_hook.install()
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(X[["user_age"]], y)
+    assert features_of(client, run.info.run_id) is not None
+
+
+# --- the explicit API -----------------------------------------------------------------------
+
+
+def test_log_features_from_a_dataframe_matches_automatic_capture(client, data) -> None:
+    X, y = data
+    with mlflow.start_run() as auto:
+        LogisticRegression().fit(X[["user_age", "session_count"]], y)
+    with mlflow.start_run() as manual:
+        mlflow_debt.log_features(X[["user_age", "session_count"]])
+    a, m = features_of(client, auto.info.run_id), features_of(client, manual.info.run_id)
+    assert a is not None and m is not None
+    assert a.features == m.features and a.digest == m.digest
+    assert m.source == "log_features"
+
+
+def test_log_features_with_numpy_and_names_and_with_bare_names(client, data) -> None:
+    X, _ = data
+    run = client.create_run("0")
+    fs = mlflow_debt.log_features(
+        X[["user_age", "session_count"]].to_numpy(), run_id=run.info.run_id, names=["a", "b"]
+    )
+    assert fs.names == ["a", "b"] and features_of(client, run.info.run_id).names == ["a", "b"]
+    with mlflow.start_run() as active:
+        mlflow_debt.log_features(["x", "y, z"])
+    got = mlflow_debt.get_features(active.info.run_id)
+    assert got is not None and got.names == ["x", "y, z"]
+    assert {f.fingerprint for f in got.features} == {tags.UNKNOWN}
+
+
+def test_log_features_needs_a_run_and_matching_names(tracking_uri, data) -> None:
+    X, _ = data
+    with pytest.raises(InputError, match="No active run"):
+        mlflow_debt.log_features(["a"])
+    with mlflow.start_run(), pytest.raises(InputError, match="names has 1"):
+        mlflow_debt.log_features(X[["user_age", "session_count"]].to_numpy(), names=["a"])
+
+
+def test_two_thousand_awkward_names_round_trip_through_a_real_store(client) -> None:
+    names = [f"{i:04d} é,=[](){{}}\"' ·:" + "n" * 40 for i in range(2000)]
+    with mlflow.start_run() as run:
+        mlflow_debt.log_features(names)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.complete and fs.names == names
+
+
+# --- import order, in fresh interpreters ---------------------------------------------------
+
+SCRIPT = """
+import warnings
+{imports}
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+mlflow.set_tracking_uri({uri!r})
+X = pd.DataFrame({{"a": np.arange(50.0), "b": np.arange(50.0) % 7}})
+y = (X.a > 25).astype(int)
+{fit}
+print(mlflow.last_active_run().info.run_id)
+"""
+IN_A_RUN = "with mlflow.start_run():\n    LogisticRegression().fit(X, y)"
+AUTOLOG = "mlflow.autolog(log_models=False, silent=True)\nLogisticRegression().fit(X, y)"
+
+
+SKLEARN_FIRST = "import sklearn.linear_model\nimport mlflow"
+MLFLOW_FIRST = "import mlflow\nimport sklearn.linear_model"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("imports", "fit"),
+    [(SKLEARN_FIRST, IN_A_RUN), (MLFLOW_FIRST, IN_A_RUN), (SKLEARN_FIRST, AUTOLOG)],
+    ids=["sklearn-first", "mlflow-first", "universal-autolog"],
+)
+def test_capture_works_whichever_is_imported_first(client, tracking_uri, imports, fit) -> None:
+    script = SCRIPT.format(imports=imports, uri=tracking_uri, fit=fit)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    run_id = out.stdout.strip().splitlines()[-1]
+    fs = features_of(client, run_id)
+    assert fs is not None and fs.names == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_import_mlflow_survives_a_broken_capture_module(tmp_path) -> None:
+    """The plugin must never break `import mlflow`, even if our code is broken."""
+    script = textwrap.dedent(
+        """
+        import sys, types
+        broken = types.ModuleType("mlflow_debt.sklearn_hook")
+        def boom(*a, **k): raise RuntimeError("broken")
+        broken.disabled = boom
+        broken.install = boom
+        sys.modules["mlflow_debt.sklearn_hook"] = broken
+        import mlflow
+        print("ok", mlflow.__version__)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
