@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import math
 import re
@@ -89,6 +90,13 @@ def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def _both(f: Callable[[], T], g: Callable[[], R]) -> tuple[T, R]:
+    """``(f(), g())`` with ``g`` on a second thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(g)
+        return f(), later.result()
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -275,92 +283,98 @@ def read_metrics(
     *,
     workers: int = 1,
     progress: ProgressFactory = no_progress,
+    exp_ids: Sequence[str] | None = None,
 ) -> dict[tuple[str, int], float | None]:
     """Each version's value of its model's metric: the LoggedModel's, else the source run's.
 
     ``metric_of`` maps model name -> metric name; versions of other models are not looked up.
-    Two rounds of batched searches: LoggedModels for every version that has one, then runs for
-    the versions still without a value.
+    One round of batched searches, side by side: LoggedModels (``model_id IN (...)``) for the
+    versions that have one, runs (``attributes.run_id IN (...)``) for the others; then runs for
+    the few versions whose LoggedModel lacks the metric.
     """
     keys = [k for k in versions if k[0] in metric_of]
     values: dict[tuple[str, int], float | None] = dict.fromkeys(keys)
     if not keys:
         return values
-    exp_ids = experiment_ids(client)
+    exp_ids = list(exp_ids) if exp_ids is not None else experiment_ids(client)
     if not exp_ids:
         return values
 
-    with progress(f"Reading metrics of {len(keys)} versions", 2 * len(keys)) as advance:
-        # Round 1: LoggedModels (MLflow 3). A model id may back versions of several models.
-        by_model_id: dict[str, list[tuple[str, int]]] = {}
-        for k in keys:
-            mid = model_id_of(versions[k])
-            if mid:
-                by_model_id.setdefault(mid, []).append(k)
-        advance(len(keys) - sum(len(v) for v in by_model_id.values()))
-        model_ids = sorted(by_model_id)
+    def search_logged_models(batch: Sequence[str]) -> dict[str, list[Metric]]:
+        flt = "model_id IN (" + ", ".join(quote(i) for i in batch) + ")"
+        found: dict[str, list[Metric]] = {}
+        token = None
+        while True:
+            with mlflow_errors("Reading logged models"):
+                page = client.search_logged_models(
+                    exp_ids, filter_string=flt, max_results=len(batch), page_token=token
+                )
+            for lm in page:
+                found[lm.model_id] = list(lm.metrics or [])
+            token = page.token
+            if not token:
+                return found
 
-        def logged_models(batch: Sequence[str]) -> dict[str, list[Metric]]:
-            flt = "model_id IN (" + ", ".join(quote(i) for i in batch) + ")"
-            found: dict[str, list[Metric]] = {}
-            token = None
-            while True:
-                with mlflow_errors("Reading logged models"):
-                    page = client.search_logged_models(
-                        exp_ids, filter_string=flt, max_results=len(batch), page_token=token
-                    )
-                for lm in page:
-                    found[lm.model_id] = list(lm.metrics or [])
-                token = page.token
-                if not token:
-                    break
-            advance(sum(len(by_model_id[i]) for i in batch))
-            return found
+    def search_runs(batch: Sequence[str]) -> dict[str, dict[str, float]]:
+        flt = "attributes.run_id IN (" + ", ".join(quote(i) for i in batch) + ")"
+        found: dict[str, dict[str, float]] = {}
+        token = None
+        while True:
+            with mlflow_errors("Reading runs"):
+                page = client.search_runs(
+                    exp_ids, filter_string=flt, max_results=len(batch), page_token=token
+                )
+            for run in page:
+                found[run.info.run_id] = run.data.metrics
+            token = page.token
+            if not token:
+                return found
 
-        for found in _pmap(
-            logged_models, _chunks(model_ids, _batch_size(len(model_ids), workers)), workers
-        ):
-            for mid, metrics in found.items():
-                for k in by_model_id[mid]:
-                    values[k] = _latest(metrics, metric_of[k[0]])
+    by_model_id: dict[str, list[tuple[str, int]]] = {}
+    by_run: dict[str, list[tuple[str, int]]] = {}
+    for k in keys:
+        mid = model_id_of(versions[k])
+        if mid:
+            by_model_id.setdefault(mid, []).append(k)
+        elif versions[k].run_id:
+            by_run.setdefault(str(versions[k].run_id), []).append(k)
 
-        # Round 2: the source run's latest value, for versions without a LoggedModel value.
-        by_run: dict[str, list[tuple[str, int]]] = {}
-        for k in keys:
-            run_id = versions[k].run_id
-            if values[k] is None and run_id:
-                by_run.setdefault(run_id, []).append(k)
-        advance(len(keys) - sum(len(v) for v in by_run.values()))
-        run_ids = sorted(by_run)
+    def tasks(kind: str, ids: list[str]) -> list[tuple[str, Sequence[str]]]:
+        return [(kind, chunk) for chunk in _chunks(ids, _batch_size(len(ids), workers))]
 
-        def runs(batch: Sequence[str]) -> dict[str, dict[str, float]]:
-            flt = "attributes.run_id IN (" + ", ".join(quote(i) for i in batch) + ")"
-            found: dict[str, dict[str, float]] = {}
-            token = None
-            while True:
-                with mlflow_errors("Reading runs"):
-                    page = client.search_runs(
-                        exp_ids,
-                        filter_string=flt,
-                        run_view_type=ViewType.ALL,
-                        max_results=len(batch),
-                        page_token=token,
-                    )
-                for run in page:
-                    found[run.info.run_id] = run.data.metrics
-                token = page.token
-                if not token:
-                    break
-            advance(sum(len(by_run[i]) for i in batch))
-            return found
+    with progress(f"Reading metrics of {len(keys)} versions", len(keys)) as advance:
 
-        for found_runs in _pmap(
-            runs, _chunks(run_ids, _batch_size(len(run_ids), workers)), workers
-        ):
-            for run_id, run_metrics in found_runs.items():
-                for k in by_run[run_id]:
-                    value = run_metrics.get(metric_of[k[0]])
-                    values[k] = None if value is None else float(value)
+        def lookup(task: tuple[str, Sequence[str]]) -> tuple[str, dict[str, Any]]:
+            kind, batch = task
+            found: dict[str, Any] = (
+                search_logged_models(batch) if kind == "model" else search_runs(batch)
+            )
+            owners = by_model_id if kind == "model" else by_run
+            advance(sum(len(owners[i]) for i in batch))
+            return kind, found
+
+        def apply_found(kind: str, found: dict[str, Any], fallback: dict[str, list[Any]]) -> None:
+            for oid, data in found.items():
+                owners = by_model_id if kind == "model" else by_run
+                for k in owners.get(oid, []):
+                    if kind == "model":
+                        values[k] = _latest(data, metric_of[k[0]])
+                        run_id = versions[k].run_id
+                        if values[k] is None and run_id:
+                            fallback.setdefault(str(run_id), []).append(k)
+                    elif values[k] is None:
+                        value = data.get(metric_of[k[0]])
+                        values[k] = None if value is None else float(value)
+
+        todo = tasks("model", sorted(by_model_id)) + tasks("run", sorted(by_run))
+        fallback: dict[str, list[tuple[str, int]]] = {}
+        for kind, found in _pmap(lookup, todo, workers):
+            apply_found(kind, found, fallback)
+        # LoggedModels without the metric: their source run may have it.
+        if fallback:
+            by_run = fallback
+            for kind, found in _pmap(lookup, tasks("run", sorted(by_run)), workers):
+                apply_found(kind, found, {})
     return values
 
 
@@ -373,7 +387,14 @@ def load(
 ) -> tuple[Snapshot, PrunePlan]:
     """Read what ``selection`` needs and plan it. Raises :class:`InputError` on bad input."""
     workers = workers or default_workers(client)
-    models = read_registered_models(client, selection.models, workers)
+    if workers > 1:  # independent reads: side by side
+        models, exp_ids = _both(
+            lambda: read_registered_models(client, selection.models, workers),
+            lambda: experiment_ids(client),
+        )
+    else:
+        models = read_registered_models(client, selection.models, workers)
+        exp_ids = None
     model_tags = {rm.name: dict(rm.tags or {}) for rm in models}
     aliases = {rm.name: _aliases_of(rm) for rm in models}
     policies = {rm.name: selection.policy_for(rm.name, model_tags[rm.name]) for rm in models}
@@ -385,7 +406,9 @@ def load(
         )
     versions = read_versions(client, managed, all_models=not selection.models, workers=workers)
     metric_of = {name: pol.metric for name, pol in policies.items() if pol is not None}
-    metrics = read_metrics(client, versions, metric_of, workers=workers, progress=progress)
+    metrics = read_metrics(
+        client, versions, metric_of, workers=workers, progress=progress, exp_ids=exp_ids
+    )
 
     # A metric that no version of the models ranked by it has is a typo, not "all unranked".
     for metric in sorted(set(metric_of.values())):
@@ -637,7 +660,10 @@ def apply(
             synchronous=True,
         )
         client.set_tag(prune_id, STATE_TAG, "failed" if errors else "done")
-        client.set_terminated(prune_id, "FAILED" if errors else "FINISHED")
+        # Over HTTP, set_terminated prints "View run ... at: URL" on stdout, which would corrupt
+        # --format json; our own summary names the run.
+        with contextlib.redirect_stdout(io.StringIO()):
+            client.set_terminated(prune_id, "FAILED" if errors else "FINISHED")
     if errors:
         result.error = errors[0]
         raise ServerError(
