@@ -272,3 +272,16 @@ def test_help_has_examples(command):
     assert result.exit_code == 0
     assert "Examples:" in result.stdout
     assert "mlflow-debt " in result.stdout
+
+
+def test_logged_model_without_the_metric_falls_back_to_the_run(mc):
+    # LoggedModels carrying only "loss"; the runs carry accuracy: the run's value is used.
+    made = make_model(mc, "m", [0.1, 0.2, 0.3], metric="loss", where="model")
+    for version, value in {1: 0.9, 2: 0.7, 3: 0.8}.items():
+        mc.log_metric(made.runs[version], "accuracy", value)
+    doc = prune_json("--max-versions", "2", "--dry-run")
+    assert doc["models"]["m"]["keep"] == [1, 3]
+    assert doc["models"]["m"]["delete"] == [2]
+    # ...while the LoggedModel's own metric ranks by it.
+    doc = prune_json("--max-versions", "1", "--metric", "loss", "--lower-is-better", "--dry-run")
+    assert doc["models"]["m"]["keep"] == [1]
