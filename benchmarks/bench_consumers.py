@@ -1,0 +1,191 @@
+"""`mlflow-debt consumers` end to end vs the bare paged `search_runs` reading the same runs.
+
+The store (20,000 runs x 30 features across 20 experiments, 20 registered models of 10 versions
+each, a `champion` alias per model; `quick`: 2,000 runs) is built once and cached under
+``benchmarks/.results/``: creating runs through the client takes minutes, so one template run is
+made through MLflow and cloned in SQL, which keeps every row exactly as MLflow writes it.
+
+Goal: the whole analysis (registry reads, filtered run reads, decoding, analysis, JSON rendering)
+takes at most 1.25x the bare paged ``search_runs`` over the same experiments. Peak Python memory
+of both (tracemalloc, one extra untimed pass each) goes in ``extra``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sqlite3
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import Row, interleaved_medians
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / ".results"
+
+N_EXPERIMENTS = 20
+N_FEATURES = 30
+FEATURE_POOL = 60
+N_VERSIONS = 10
+
+
+def _records(exp: int, run: int, n_runs: int) -> list:
+    from mlflow_debt.tags import FeatureRecord
+
+    records = []
+    for i in range(N_FEATURES):
+        f = (exp * 3 + i) % FEATURE_POOL
+        # A few features are rescaled half-way through every experiment's history.
+        gen = 2 if f % 10 == 0 and run >= n_runs // 2 else 1
+        records.append(FeatureRecord(f"feat_{f:02d}", "float64", f"num:+:m{gen}.0:s1.0:na0"))
+    return records
+
+
+def build_store(path: Path, n_runs: int) -> None:
+    """Create the benchmark store at ``path`` (SQLite), ``n_runs`` feature-tagged runs."""
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_debt import tags
+
+    tmp = path.with_suffix(".building")
+    tmp.unlink(missing_ok=True)
+    uri = f"sqlite:///{tmp}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    per_exp = n_runs // N_EXPERIMENTS
+    exp_ids = [client.create_experiment(f"team-{e:02d}") for e in range(N_EXPERIMENTS)]
+    template = client.create_run(exp_ids[0])
+    tid = template.info.run_id
+    now = int(time.time() * 1000)
+    client.log_batch(
+        tid,
+        metrics=[Metric(m, 0.5, now, 0) for m in ("auc", "logloss", "f1")],
+        params=[Param(p, "1") for p in ("max_depth", "n_estimators", "lr", "seed", "cv")],
+        tags=[RunTag("mlflow.user", "bench"), RunTag("mlflow.source.name", "train.py")],
+    )
+    client.set_terminated(tid)
+
+    con = sqlite3.connect(tmp)
+    tables = {}
+    for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+        cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
+        if "run_uuid" in cols and table != "runs":
+            tables[table] = cols
+    run_cols = [r[1] for r in con.execute('PRAGMA table_info("runs")')]
+    run_ids: dict[int, list[str]] = {}
+    with con:
+        for e, exp_id in enumerate(exp_ids):
+            ids = run_ids[e] = []
+            for r in range(per_exp):
+                rid = uuid.uuid4().hex
+                ids.append(rid)
+                values = {
+                    "run_uuid": f"'{rid}'",
+                    "name": f"'run-{e}-{r}'",
+                    "experiment_id": str(int(exp_id)),
+                    "start_time": str(now + r * 1000 + e),
+                    "end_time": str(now + r * 1000 + e + 500),
+                    "artifact_uri": f"'/tmp/mlartifacts/{rid}'",
+                }
+                select = ", ".join(values.get(c, f'"{c}"') for c in run_cols)
+                con.execute(f"INSERT INTO runs SELECT {select} FROM runs WHERE run_uuid=?", (tid,))
+                for table, cols in tables.items():
+                    sel = ", ".join(f"'{rid}'" if c == "run_uuid" else f'"{c}"' for c in cols)
+                    con.execute(
+                        f'INSERT INTO "{table}" SELECT {sel} FROM "{table}" WHERE run_uuid=?',
+                        (tid,),
+                    )
+                con.executemany(
+                    "INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                    [
+                        (k, v, rid)
+                        for k, v in tags.encode(_records(e, r, per_exp), "sklearn:Bench").items()
+                    ],
+                )
+        # The template itself carries no feature tags: it is one of the runs search reads.
+    con.close()
+    for e in range(N_EXPERIMENTS):
+        name = f"model-{e:02d}"
+        client.create_registered_model(name)
+        for rid in run_ids[e][-N_VERSIONS:]:
+            client.create_model_version(name, f"runs:/{rid}/model", run_id=rid)
+        client.set_registered_model_alias(name, "champion", str(N_VERSIONS - 1))
+    tmp.rename(path)
+
+
+def _store(n_runs: int) -> str:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"consumers-{n_runs}.db"
+    if not path.exists():
+        print(f"# building {path.name} ({n_runs} runs, once) ...", file=sys.stderr, flush=True)
+        build_store(path, n_runs)
+    return f"sqlite:///{path}"
+
+
+def _peak_mb(fn: Callable[[], object]) -> float:
+    """Peak Python memory (tracemalloc) of one untimed call of ``fn``, in MiB."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def run(quick: bool) -> list[Row]:
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_debt import lineage_report, store
+    from mlflow_debt.consumers_io import build_report
+
+    n_runs = 2_000 if quick else 20_000
+    uri = _store(n_runs)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    ids = [e.experiment_id for e in store.experiments(client)]
+
+    def bare() -> int:
+        # The floor: MLflow's own paged search over the same experiments, biggest pages.
+        return sum(1 for _ in store.iter_runs(client, ids))
+
+    def consumers() -> str:
+        report = build_report(client)
+        return lineage_report.dumps(lineage_report.report_json(report))
+
+    assert bare() == n_runs + 1  # + the untagged template run
+    report = build_report(client)
+    assert report.runs_read == n_runs and len(report.consumers) == 2 * N_EXPERIMENTS
+
+    medians = interleaved_medians({"bare": bare, "consumers": consumers}, repeat=3, warmup=1)
+    peak = _peak_mb(consumers)
+    bare_peak = _peak_mb(bare)
+    ratio = medians["consumers"] / medians["bare"]
+    return [
+        Row(
+            benchmark="consumers",
+            case=f"consumers --format json, {n_runs} runs x {N_FEATURES} features",
+            median_s=medians["consumers"],
+            baseline="bare paged search_runs, same runs",
+            baseline_s=medians["bare"],
+            goal="<= 1.25x",
+            met=ratio <= 1.25,
+            extra={
+                "runs": n_runs,
+                "features_per_run": N_FEATURES,
+                "consumers": len(report.consumers),
+                "peak_mib": round(peak, 1),
+                "baseline_peak_mib": round(bare_peak, 1),
+            },
+        )
+    ]
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    t0 = time.time()
+    for n in map(int, sys.argv[1:] or ["2000"]):
+        print(_store(n), f"{time.time() - t0:.1f}s")
