@@ -308,7 +308,7 @@ def _check(
     judge_absent: bool,
 ) -> tuple[list[Pair], list[Pair]]:
     declared = declarations.features
-    undeclared = []
+    undeclared: list[Pair] = []
     for feature, names in readers.items():
         if wanted and feature not in wanted:
             continue
@@ -316,12 +316,12 @@ def _check(
             continue
         allowed = set(declared.get(feature, ()))
         undeclared.extend(Pair(feature, n) for n in names if n not in allowed)
-    stale = []
-    for feature, names in declared.items():
+    stale: list[Pair] = []
+    for feature, declared_names in declared.items():
         if wanted and feature not in wanted:
             continue
         actual = set(readers.get(feature, ()))
-        for name in names:
+        for name in declared_names:
             if name in actual:
                 continue
             if not judge_absent and name not in consumers:

@@ -97,7 +97,10 @@ def dumps(data: Any) -> str:
 # --- text -------------------------------------------------------------------------------------
 
 
-def _table(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+Cells = tuple[str, ...]
+
+
+def _table(rows: Sequence[Cells], indent: str = "  ") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
         (indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
@@ -132,7 +135,7 @@ def report_text(report: Report) -> str:
         f"Feature consumers: {n_f} feature(s), {n_c} consumer(s), most consumers first",
     ]
     if report.features:
-        rows = [("FEATURE", "CONSUMERS", "READ BY")]
+        rows: list[Cells] = [("FEATURE", "CONSUMERS", "READ BY")]
         rows += [(u.name, str(len(u.consumers)), ", ".join(u.consumers)) for u in report.features]
         lines += _table(rows)
     else:
@@ -144,13 +147,13 @@ def report_text(report: Report) -> str:
         lines.append("  none: every consumer's latest run uses the same definition")
     for u in changed:
         lines.append(f"  {u.name}")
-        rows = []
+        defs: list[Cells] = []
         for i, d in enumerate(u.definitions):
             note = "  (newest)" if i == 0 else ""
-            rows.append((d.fingerprint, ", ".join(d.consumers) + note))
+            defs.append((d.fingerprint, ", ".join(d.consumers) + note))
         if u.unknown:
-            rows.append(("? (unknown)", ", ".join(u.unknown)))
-        lines += _table(rows, indent="    ")
+            defs.append(("? (unknown)", ", ".join(u.unknown)))
+        lines += _table(defs, indent="    ")
     lines.append("")
     lines += _pairs_text(
         "Undeclared consumers", report.undeclared, report.declared, "none: all declared"
@@ -161,9 +164,9 @@ def report_text(report: Report) -> str:
     )
     lines.append("")
     lines.append("Consumers")
-    rows = [("CONSUMER", "KIND", "CURRENT", "ALIASES", "FEATURES", "LATEST RUN")]
+    table: list[Cells] = [("CONSUMER", "KIND", "CURRENT", "ALIASES", "FEATURES", "LATEST RUN")]
     for c in report.consumers.values():
-        rows.append(
+        table.append(
             (
                 c.name,
                 _KIND_LABEL.get(c.kind, c.kind),
@@ -173,7 +176,7 @@ def report_text(report: Report) -> str:
                 c.latest_run_id,
             )
         )
-    lines += _table(rows)
+    lines += _table(table)
     for f in report.missing:
         lines += ["", f"Nobody reads {f!r}."]
     return "\n".join(lines)
@@ -187,7 +190,7 @@ def impact_text(result: Impact) -> str:
             lines.append(f"Did you mean: {', '.join(result.suggestions)}?")
         return "\n".join(lines)
     lines.append("")
-    rows = [("CONSUMER", "KIND", "CURRENT", "ALIASES", "DEFINITION", "LATEST RUN")]
+    rows: list[Cells] = [("CONSUMER", "KIND", "CURRENT", "ALIASES", "DEFINITION", "LATEST RUN")]
     for ic in result.consumers:
         c = ic.consumer
         rows.append(
@@ -215,7 +218,7 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _md_table(header: Cells, rows: Sequence[Cells]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows]
     return out
@@ -235,7 +238,7 @@ def report_markdown(report: Report) -> str:
     if not report.changed:
         lines.append("None.")
     else:
-        rows = []
+        rows: list[Cells] = []
         for u in report.changed:
             for i, d in enumerate(u.definitions):
                 newest = " (newest)" if i == 0 else ""

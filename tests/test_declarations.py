@@ -16,6 +16,7 @@ def test_reads_the_team_file(tmp_path):
     assert d.features == {
         "user_age": ("churn_model", "ltv_model", "fraud_model"),
         "session_count": ("churn_model", "recommender"),
+        "plan": ("churn_model",),
     }
     assert d.scope == "all"
     assert d.path == str(path)
