@@ -88,8 +88,12 @@ def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """``[fn(x) for x in items]``, on ``workers`` threads when more than one; order kept."""
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
         return list(pool.map(fn, items))
+    finally:
+        # On an error or Ctrl-C, start nothing new (a plain `with` would run the whole queue).
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _both(f: Callable[[], T], g: Callable[[], R]) -> tuple[T, R]:
@@ -491,7 +495,8 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
     with mlflow_errors(f'Reading experiment "{AUDIT_EXPERIMENT}"'):
         exp = client.get_experiment_by_name(AUDIT_EXPERIMENT)
         if exp is not None:
-            if exp.lifecycle_stage == "deleted":
+            if exp.lifecycle_stage == "deleted" and create:
+                # Someone deleted the history; new records still need a live experiment.
                 client.restore_experiment(exp.experiment_id)
             return str(exp.experiment_id)
         if not create:

@@ -107,7 +107,8 @@ def make_model(
 
 def live_versions(client: MlflowClient, name: str) -> list[int]:
     """The live version numbers of ``name``, highest first."""
-    found = client.search_model_versions(f"name = '{name}'")
+    quoted = f"'{name}'" if "'" not in name else f'"{name}"'
+    found = client.search_model_versions(f"name = {quoted}")
     return sorted((int(v.version) for v in found), reverse=True)
 
 

@@ -285,3 +285,12 @@ def test_logged_model_without_the_metric_falls_back_to_the_run(mc):
     # ...while the LoggedModel's own metric ranks by it.
     doc = prune_json("--max-versions", "1", "--metric", "loss", "--lower-is-better", "--dry-run")
     assert doc["models"]["m"]["keep"] == [1]
+
+
+def test_model_names_with_quotes_and_spaces(mc):
+    make_model(mc, "o'brien model", EXAMPLE)
+    make_model(mc, 'say "hi"', EXAMPLE)
+    doc = prune_json("--max-versions", "3", "--model", "o'brien model", "--model", 'say "hi"')
+    assert doc["models"]["o'brien model"]["delete"] == [2, 1]
+    assert doc["models"]['say "hi"']["delete"] == [2, 1]
+    assert live_versions(mc, 'say "hi"') == [5, 4, 3]
