@@ -18,7 +18,7 @@ Examples:
   mlflow-debt consumers --experiment churn --feature user_age
   mlflow-debt consumers --declared consumers.yaml --fail-on undeclared
   mlflow-debt consumers --declared consumers.yaml --fail-on any --format markdown > report.md
-  mlflow-debt consumers --format json | jq '.features | keys'
+  mlflow-debt consumers --declared consumers.yaml --format json | jq '.undeclared'
 """
 
 IMPACT_EPILOG = """\b
