@@ -458,7 +458,7 @@ class Record:
         return cls(
             name=mv.name,
             version=int(mv.version),
-            source=mv.source,
+            source=str(mv.source or ""),
             run_id=mv.run_id or None,
             model_id=model_id_of(mv),
             tags=dict(mv.tags or {}),
@@ -615,7 +615,13 @@ def apply(
             return
         try:
             # MLflow drops aliases on delete, so re-check right before deleting.
-            mv = client.get_model_version(rec.name, str(rec.version))
+            try:
+                mv = client.get_model_version(rec.name, str(rec.version))
+            except MlflowException as exc:
+                if not _is_not_found(exc):
+                    raise
+                rec.state, rec.detail = VANISHED, "already gone"
+                return
             why = retention.protection(version_info(mv))
             if why:
                 rec.state, rec.detail = SKIPPED, f"protected on re-check: {why}"
@@ -624,7 +630,10 @@ def apply(
             rec.state = DELETED
         except MlflowException as exc:
             if _is_not_found(exc):
-                rec.state, rec.detail = VANISHED, "already gone"
+                # It existed a moment ago: most likely our own delete, retried by MLflow's
+                # client after a lost response (or a concurrent prune). Record it as deleted so
+                # it stays restorable; restore registers a version only once.
+                rec.state, rec.detail = DELETED, "gone when deleted (retried call or another prune)"
                 return
             rec.state, rec.detail = FAILED, one_line(exc.message)
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')

@@ -8,6 +8,11 @@ import threading
 import pytest
 from click.testing import CliRunner
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    INTERNAL_ERROR,
+    PERMISSION_DENIED,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import registry
@@ -247,7 +252,7 @@ def test_delete_failing_on_the_second_of_three_then_rerun(mc, mocker):
     def flaky(self, name, version):
         calls.append(version)
         if len(calls) == 2:
-            raise MlflowException("Internal error: database is locked", error_code="INTERNAL_ERROR")
+            raise MlflowException("Internal error: database is locked", error_code=INTERNAL_ERROR)
         return real_delete(self, name, version)
 
     mocker.patch.object(MlflowClient, "delete_model_version", autospec=True, side_effect=flaky)
@@ -296,7 +301,28 @@ def test_apply_raises_server_error_type(mc, mocker):
         MlflowClient,
         "delete_model_version",
         autospec=True,
-        side_effect=MlflowException("nope", error_code="PERMISSION_DENIED"),
+        side_effect=MlflowException("nope", error_code=PERMISSION_DENIED),
     )
     with pytest.raises(ServerError, match="re-run to finish"):
         registry.apply(mc, snapshot, plan)
+
+
+def test_delete_retried_after_a_lost_response_counts_as_deleted(mc, mocker):
+    # MLflow's client retries a 5xx; if the first call had deleted the version, the retry answers
+    # RESOURCE_DOES_NOT_EXIST. The version is gone because of us: it must stay restorable.
+    make_model(mc, "churn", [0.9, 0.8])
+    real_delete = MlflowClient.delete_model_version
+
+    def delete_then_not_found(self, name, version):
+        real_delete(self, name, version)
+        raise MlflowException("Model Version not found", error_code=RESOURCE_DOES_NOT_EXIST)
+
+    mocker.patch.object(
+        MlflowClient, "delete_model_version", autospec=True, side_effect=delete_then_not_found
+    )
+    result = run("prune", "--max-versions", "1")
+    assert result.exit_code == 0, result.output
+    mocker.stopall()
+    assert deleted_in_audit(mc) == [("churn", 2)]
+    assert run("restore", "--model", "churn").exit_code == 0
+    assert live_versions(mc, "churn") == [3, 1]
