@@ -84,6 +84,39 @@ def default_workers(client: MlflowClient) -> int:
     return HTTP_WORKERS if uri.startswith(("http://", "https://")) else 1
 
 
+def ensure_reachable(client: MlflowClient, timeout: float = 10.0) -> None:
+    """Fail fast, with one clear line, when an HTTP tracking server cannot be reached at all.
+
+    MLflow's client retries a refused connection with backoff for minutes before giving up.
+    This is one probe, not a retry layer: any HTTP answer (even 401/404) counts as reachable,
+    and TLS trouble is left to MLflow's own settings.
+    """
+    uri = str(client.tracking_uri or "")
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+    from mlflow.environment_variables import (
+        MLFLOW_TRACKING_INSECURE_TLS,
+        MLFLOW_TRACKING_SERVER_CERT_PATH,
+    )
+
+    verify: bool | str = not MLFLOW_TRACKING_INSECURE_TLS.get()
+    if verify and MLFLOW_TRACKING_SERVER_CERT_PATH.get():
+        verify = str(MLFLOW_TRACKING_SERVER_CERT_PATH.get())
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout, verify=verify)
+    except requests.exceptions.SSLError:
+        return
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        reason = type(exc).__name__
+        inner = getattr(exc, "args", None)
+        if inner and "refused" in str(inner[0]).lower():
+            reason = "connection refused"
+        raise ServerError(
+            f"Cannot reach the tracking server at {one_line(uri)} ({reason})"
+        ) from None
+
+
 def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """``[fn(x) for x in items]``, on ``workers`` threads when more than one; order kept."""
     if workers <= 1 or len(items) <= 1:
@@ -390,6 +423,7 @@ def load(
     progress: ProgressFactory = no_progress,
 ) -> tuple[Snapshot, PrunePlan]:
     """Read what ``selection`` needs and plan it. Raises :class:`InputError` on bad input."""
+    ensure_reachable(client)
     workers = workers or default_workers(client)
     if workers > 1:  # independent reads: side by side
         models, exp_ids = _both(
@@ -724,6 +758,7 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
     Records of a prune that never wrote its result (it crashed) are resolved now: a version that
     no longer exists counts as deleted, one that still does as not deleted.
     """
+    ensure_reachable(client)
     exp_id = audit_experiment_id(client, create=False)
     if exp_id is None:
         if prune_id:
@@ -905,6 +940,7 @@ def _entry_key(e: AuditEntry) -> tuple[str, int]:
 
 def set_policy(client: MlflowClient, name: str, policy: Policy, *, metric_given: bool) -> None:
     """Store ``policy`` as ``name``'s tags (the metric tag only when a metric was given)."""
+    ensure_reachable(client)
     read_registered_models(client, [name])
     tags = retention.policy_tags(policy)
     if not metric_given:
@@ -915,6 +951,7 @@ def set_policy(client: MlflowClient, name: str, policy: Policy, *, metric_given:
 
 
 def unset_policy(client: MlflowClient, name: str) -> None:
+    ensure_reachable(client)
     rm = read_registered_models(client, [name])[0]
     with mlflow_errors(f'Untagging registered model "{name}"'):
         for key in (
@@ -928,6 +965,7 @@ def unset_policy(client: MlflowClient, name: str) -> None:
 
 def read_policies(client: MlflowClient, names: Sequence[str] = ()) -> dict[str, Policy | None]:
     """Each model's own policy from its tags (None: no limit). Malformed tags raise InputError."""
+    ensure_reachable(client)
     models = read_registered_models(client, names)
     out: dict[str, Policy | None] = {}
     for rm in sorted(models, key=lambda m: m.name):
