@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["FeatureRecord", "FeatureSet", "get_features", "log_features"]
+__all__ = ["FeatureRecord", "FeatureSet", "flush", "get_features", "log_features"]
 
 if TYPE_CHECKING:
-    from mlflow_debt.api import get_features, log_features
+    from mlflow_debt.api import flush, get_features, log_features
     from mlflow_debt.tags import FeatureRecord, FeatureSet
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"log_features", "get_features"}:
+    if name in {"log_features", "get_features", "flush"}:
         from mlflow_debt import api
 
         return getattr(api, name)

@@ -2,6 +2,12 @@
 
 ``record_fit`` is what the sklearn hook calls after an outermost fit; ``log_features`` is the same
 thing for everyone else (xgboost/lightgbm/torch users, numpy arrays with names).
+
+Automatic capture keeps the user's fit fast: the fit only pays for a snapshot (a strided copy of
+at most 10,000 rows and the pipeline's preprocessing); profiling and the write to MLflow run on
+one background thread. Its work is always finished before the process exits (concurrent.futures
+joins its workers at exit), so ``mlflow run`` and scripts lose nothing; a process that wants to
+read the tags back at once calls :func:`flush`. ``log_features`` writes synchronously.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from typing import Any
 
 from mlflow_debt import capture, tags
@@ -26,19 +34,64 @@ def _is_dataframe(X: Any) -> bool:
     return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
 
 
-def _write(run_id: str, records: list[FeatureRecord], source: str) -> FeatureSet:
+_executor: ThreadPoolExecutor | None = None
+_pending: list[Future[Any]] = []
+
+
+def _write(
+    run_id: str, records: list[FeatureRecord], source: str, tracking_uri: str | None = None
+) -> FeatureSet:
     from mlflow_debt import store
 
     encoded = tags.encode(records, source)
-    store.set_run_tags(store.get_client(), run_id, encoded)
+    store.set_run_tags(store.get_client(tracking_uri), run_id, encoded)
     key = tuple((r.name, r.dtype) for r in records)
     with _lock:
         _recorded[run_id] = key
     return FeatureSet(tuple(records), source, encoded[tags.DIGEST_KEY])
 
 
-def record_fit(estimator: Any, X: Any) -> FeatureSet | None:
-    """Record ``X``'s features on the active run after ``fit``; None if nothing to do."""
+def _capture_in_background(
+    run_id: str, sample: Any, pre: dict[str, str], source: str, tracking_uri: str
+) -> None:
+    try:
+        _write(run_id, capture.describe_sample(sample, pre), source, tracking_uri)
+    except Exception as exc:  # never surfaces in the user's code: one warning
+        with _lock:
+            _recorded.pop(run_id, None)
+        from mlflow_debt.sklearn_hook import MlflowDebtWarning
+
+        warnings.warn(
+            f"mlflow-debt could not record the features of run {run_id}: "
+            f"{type(exc).__name__}: {exc}",
+            MlflowDebtWarning,
+            stacklevel=2,
+        )
+
+
+def _submit(*args: Any) -> Future[Any]:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-debt")
+        future = _executor.submit(_capture_in_background, *args)
+        _pending[:] = [f for f in _pending if not f.done()] + [future]
+    return future
+
+
+def flush(timeout: float | None = 60.0) -> bool:
+    """Wait until features captured in the background are written; True if all were."""
+    with _lock:
+        pending = list(_pending)
+    _, not_done = wait_for(pending, timeout=timeout)
+    return not not_done
+
+
+def record_fit(estimator: Any, X: Any) -> Future[Any] | None:
+    """Record ``X``'s features on the active run after ``fit`` (in the background).
+
+    Returns the background job, or None if there was nothing to record.
+    """
     from mlflow_debt import store
 
     run_id = store.active_run_id()
@@ -55,10 +108,15 @@ def record_fit(estimator: Any, X: Any) -> FeatureSet | None:
             )
         return None
     key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
-    if _recorded.get(run_id) == key:
-        return None
-    records = capture.describe(X, estimator)
-    return _write(run_id, records, f"sklearn:{type(estimator).__name__}")
+    with _lock:
+        if _recorded.get(run_id) == key:
+            return None
+        _recorded[run_id] = key
+    import mlflow
+
+    sample, pre = capture.snapshot(X, estimator)
+    source = f"sklearn:{type(estimator).__name__}"
+    return _submit(run_id, sample, pre, source, mlflow.get_tracking_uri())
 
 
 def log_features(
@@ -102,5 +160,6 @@ def get_features(run_id: str) -> FeatureSet | None:
     """The features recorded on ``run_id`` (``None`` if it has none)."""
     from mlflow_debt import store
 
+    flush()
     run = store.get_run(store.get_client(), run_id)
     return tags.decode(run.data.tags)

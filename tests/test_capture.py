@@ -132,3 +132,27 @@ def test_searches_are_described_by_their_best_estimator() -> None:
     pre = preprocessing_by_column(search, X)
     assert set(pre) == {"user_age", "session_count"}
     assert pre["user_age"].startswith("StandardScaler(")
+
+
+def test_the_vectorised_path_agrees_with_profiling_one_column_at_a_time() -> None:
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame(
+        {
+            "f": rng.normal(5, 2, 3000),
+            "i": rng.integers(0, 100, 3000),
+            "b01": rng.integers(0, 2, 3000),
+            "const": np.full(3000, 7.0),
+            "neg": -rng.exponential(3, 3000),
+            "holes": rng.normal(0, 1, 3000),
+            "u8": rng.integers(0, 255, 3000).astype("uint8"),
+        }
+    )
+    df.loc[::10, "holes"] = np.nan
+    assert [r.fingerprint for r in describe(df)] == [profile(df[c]) for c in df.columns]
+
+
+def test_large_frames_are_profiled_on_a_stride_sample() -> None:
+    rng = np.random.default_rng(10)
+    big = pd.DataFrame({"x": rng.normal(40, 10, 300_000), "y": rng.poisson(4, 300_000)})
+    sampled, full = describe(big), [profile(big[c]) for c in big.columns]
+    assert all(same_definition(a.fingerprint, b) for a, b in zip(sampled, full))

@@ -51,6 +51,7 @@ def pipeline() -> Pipeline:
 
 
 def features_of(client: MlflowClient, run_id: str) -> tags.FeatureSet | None:
+    assert mlflow_debt.flush()  # capture writes in the background
     return tags.decode(client.get_run(run_id).data.tags)
 
 
@@ -95,6 +96,7 @@ def test_nested_fits_are_recorded_once_for_the_outermost_fit(client, data, mocke
     spy = mocker.spy(MlflowClient, "log_batch")
     with mlflow.start_run() as run:
         GridSearchCV(pipeline(), {"lr__C": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
+    mlflow_debt.flush()
     assert spy.call_count == 1  # 10 inner fits of 4 estimators each, one write
     fs = features_of(client, run.info.run_id)
     assert fs is not None and fs.source == "sklearn:GridSearchCV"
@@ -118,6 +120,7 @@ def test_refitting_the_same_columns_writes_once_and_new_columns_replace(
     with mlflow.start_run() as run:
         for _ in range(3):
             LogisticRegression().fit(X[["user_age", "session_count"]], y)
+        mlflow_debt.flush()
         assert spy.call_count == 1
         LogisticRegression().fit(X[["user_age"]], y)
     fs = features_of(client, run.info.run_id)
@@ -171,9 +174,10 @@ def test_the_environment_variable_turns_capture_off(client, data, monkeypatch) -
 
 def test_a_capture_error_never_fails_the_fit(client, data, mocker) -> None:
     X, y = data
-    mocker.patch("mlflow_debt.capture.describe", side_effect=RuntimeError("boom"))
+    mocker.patch("mlflow_debt.capture.describe_sample", side_effect=RuntimeError("boom"))
     with mlflow.start_run() as run, pytest.warns(sklearn_hook.MlflowDebtWarning, match="boom"):
         model = LogisticRegression().fit(X[["user_age"]], y)
+        mlflow_debt.flush()
     assert hasattr(model, "coef_")  # the fit completed
     assert features_of(client, run.info.run_id) is None
 
@@ -183,6 +187,7 @@ def test_a_store_failure_never_fails_the_fit(client, data, mocker) -> None:
     mocker.patch.object(MlflowClient, "log_batch", side_effect=MlflowException("store down"))
     with mlflow.start_run(), pytest.warns(sklearn_hook.MlflowDebtWarning, match="store down"):
         model = LogisticRegression().fit(X[["user_age"]], y)
+        mlflow_debt.flush()
     assert hasattr(model, "coef_")
 
 
@@ -337,3 +342,13 @@ def test_import_mlflow_survives_a_broken_capture_module(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def test_changing_the_frame_after_fit_does_not_change_what_was_recorded(client, data) -> None:
+    X, y = data
+    X = X[["user_age", "session_count"]].copy()
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(X, y)
+        X["user_age"] *= 1000  # the background writer works on a snapshot taken at fit time
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.features[0].fingerprint.startswith("num:+:m1.6")

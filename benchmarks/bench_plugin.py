@@ -1,0 +1,195 @@
+"""The plugin's cost: inside `import mlflow`, on sklearn's import, and on a real fit.
+
+Cases (each with a baseline measured in the same run):
+
+* plugin import: importing ``mlflow_debt.plugin`` and making its provider, cold, in a fresh
+  interpreter where mlflow is loaded, vs ``import mlflow`` itself. Goal <= 10 ms.
+* hook install with sklearn already imported (walks and wraps every estimator class).
+* sklearn import after mlflow, plugin on vs off (classes wrapped as they are defined).
+* capture overhead: LogisticRegression on a 100,000 x 50 DataFrame inside a run, capture on
+  vs ``MLFLOW_DEBT_DISABLE=1``, interleaved; each fit in a new run. Goal <= 5% on the fit
+  call (what training code waits for). The whole run (start, fit, end, and waiting for the
+  background write) is reported too, without a goal, so the deferred cost stays visible.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from harness import Row
+
+PY = sys.executable
+
+
+PLUGIN_IMPORT_CODE = """
+import sys, time
+t = time.perf_counter(); import mlflow; total = time.perf_counter() - t
+from mlflow_debt import sklearn_hook
+sklearn_hook.uninstall()
+for name in [m for m in sys.modules if m == "mlflow_debt" or m.startswith("mlflow_debt.")]:
+    del sys.modules[name]
+t = time.perf_counter()
+from mlflow_debt.plugin import DebtRunContextProvider
+DebtRunContextProvider()
+print(total, time.perf_counter() - t)
+"""
+
+
+def _import_costs(env: dict[str, str]) -> tuple[float, float]:
+    """(plugin import + instantiation, ``import mlflow``) seconds in a fresh interpreter.
+
+    The plugin is timed cold (its modules removed from ``sys.modules``) after ``import mlflow``,
+    which is exactly the state MLflow loads it in.
+    """
+    out = subprocess.run(
+        [PY, "-c", PLUGIN_IMPORT_CODE], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    total, plugin = (float(x) for x in out.split())
+    return plugin, total
+
+
+def _timed_subprocess(code: str, env: dict[str, str]) -> float:
+    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+INSTALL_CODE = """
+import time
+import sklearn.linear_model, sklearn.ensemble, sklearn.pipeline, sklearn.compose, sklearn.svm
+import sklearn.preprocessing, sklearn.model_selection, sklearn.tree, sklearn.neighbors
+from mlflow_debt import sklearn_hook
+t = time.perf_counter(); sklearn_hook.install(); print(time.perf_counter() - t)
+"""
+SKLEARN_IMPORT_CODE = """
+import mlflow, time
+t = time.perf_counter()
+import sklearn.linear_model, sklearn.ensemble, sklearn.pipeline, sklearn.compose, sklearn.svm
+import sklearn.preprocessing, sklearn.model_selection, sklearn.tree, sklearn.neighbors
+print(time.perf_counter() - t)
+"""
+
+
+def run(quick: bool = False) -> list[Row]:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "GIT_PYTHON_REFRESH": "quiet"}
+    env.pop("MLFLOW_DEBT_DISABLE", None)
+    off = {**env, "MLFLOW_DEBT_DISABLE": "1"}
+    repeat = 3 if quick else 7
+    rows = []
+
+    samples = [_import_costs(env) for _ in range(repeat)]
+    plugin = statistics.median(p for p, _ in samples)
+    mlflow_s = statistics.median(m for _, m in samples)
+    rows.append(
+        Row(
+            "plugin",
+            "plugin import inside `import mlflow`",
+            plugin,
+            "import mlflow",
+            mlflow_s,
+            goal="<= 10 ms",
+            met=plugin <= 0.010,
+        )
+    )
+
+    install = statistics.median(_timed_subprocess(INSTALL_CODE, env) for _ in range(repeat))
+    rows.append(
+        Row(
+            "plugin",
+            "hook install, sklearn imported first",
+            install,
+            "import mlflow",
+            mlflow_s,
+            goal="<= 10 ms",
+            met=install <= 0.010,
+        )
+    )
+
+    on, baseline = [], []
+    for _ in range(repeat):  # interleaved: drift hits both alike
+        on.append(_timed_subprocess(SKLEARN_IMPORT_CODE, env))
+        baseline.append(_timed_subprocess(SKLEARN_IMPORT_CODE, off))
+    rows.append(
+        Row(
+            "plugin",
+            "import 9 sklearn modules after mlflow",
+            statistics.median(on),
+            "same, plugin off",
+            statistics.median(baseline),
+        )
+    )
+
+    rows.extend(_fit_overhead(quick))
+    return rows
+
+
+def _fit_overhead(quick: bool) -> list[Row]:
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rows, cols = (20_000, 50) if quick else (100_000, 50)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(rows, cols)), columns=[f"feature_{i}" for i in range(cols)])
+    y = (X.iloc[:, :5].sum(axis=1) + rng.normal(size=rows) > 0).astype(int)
+
+    import mlflow_debt
+
+    fit_times: dict[bool, list[float]] = {True: [], False: []}
+    run_times: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tracking_uri(f"sqlite:///{tmp}/bench.db")
+        mlflow.set_experiment("bench")
+
+        def one(enabled: bool) -> None:
+            if enabled:
+                os.environ.pop("MLFLOW_DEBT_DISABLE", None)
+            else:
+                os.environ["MLFLOW_DEBT_DISABLE"] = "1"
+            gc.collect()
+            t0 = time.perf_counter()
+            with mlflow.start_run():
+                t1 = time.perf_counter()
+                LogisticRegression(max_iter=200).fit(X, y)
+                t2 = time.perf_counter()
+            mlflow_debt.flush()  # the background write belongs to the run's cost
+            t3 = time.perf_counter()
+            fit_times[enabled].append(t2 - t1)
+            run_times[enabled].append(t3 - t0)
+
+        one(True), one(False)  # warm-up
+        fit_times[True].clear(), fit_times[False].clear()
+        run_times[True].clear(), run_times[False].clear()
+        for _ in range(3 if quick else 7):  # interleaved: drift hits both alike
+            one(True)
+            one(False)
+        os.environ.pop("MLFLOW_DEBT_DISABLE", None)
+        runs = mlflow.search_runs()  # the capture really happened, every time it was on
+        tagged = runs["tags.mlflow_debt.digest"].notna().sum()
+        assert tagged == len(runs) // 2, (tagged, len(runs))
+        mlflow.set_tracking_uri("")
+
+    med = statistics.median
+    fit_on, fit_off = med(fit_times[True]), med(fit_times[False])
+    run_on, run_off = med(run_times[True]), med(run_times[False])
+    shape = f"{rows:,} x {cols} DataFrame"
+    return [
+        Row(
+            "plugin",
+            f"LogisticRegression.fit, {shape}, capture on",
+            fit_on,
+            "capture off",
+            fit_off,
+            goal="<= 1.05x",
+            met=fit_on / fit_off <= 1.05,
+        ),
+        Row(
+            "plugin", f"whole run (start, fit, end, write), {shape}", run_on, "capture off", run_off
+        ),
+    ]
