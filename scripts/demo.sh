@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The mlflow-debt demo, end to end, on MLflow's embedded default (a local SQLite store, no server).
+# Needs only Python 3.10+ and pip: it makes .venv, installs mlflow-debt, trains the churn team's
+# five models with `mlflow run`, then shows the feature tags, version limits and entanglement.
+# Everything it writes goes to .demo/ (wiped at each start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+echo "Installing mlflow-debt into .venv (a minute on a fresh machine)..."
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+export PATH="$ROOT/.venv/bin:$PATH"
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true GIT_PYTHON_REFRESH=quiet
+
+rm -rf .demo && mkdir -p .demo
+export MLFLOW_TRACKING_URI="sqlite:///$ROOT/.demo/mlflow.db"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+
+train() {  # mlflow run the example project; print the run id
+  mlflow run . --env-manager local --experiment-name churn-team "$@" 2>&1 \
+    | tee .demo/last-run.log | grep -E "accuracy=" >&2 || { cat .demo/last-run.log >&2; exit 1; }
+  sed -n "s/.*Run (ID '\([0-9a-f]*\)') succeeded.*/\1/p" .demo/last-run.log
+}
+
+step "1. Train the churn team's models with plain 'mlflow run' (no mlflow-debt code in them)"
+mlflow experiments create --experiment-name churn-team \
+  --artifact-location "$ROOT/.demo/artifacts" >/dev/null
+for alpha in 3 1 0.3 0.1; do
+  train -P model=churn_model -P alpha=$alpha >/dev/null
+done
+for model in ltv_model fraud_model recommender ads_ranker; do
+  train -P model=$model >/dev/null
+done
+echo "The churn team now measures user_age in months, and retrains churn_model:"
+CHURN_RUN=$(train -P model=churn_model -P alpha=0.5 -P user_age_unit=months)
+
+step "2. Every run recorded its features: the latest churn_model run"
+show mlflow-debt features "$CHURN_RUN"
+echo "Query them like any tag: mlflow.search_runs(filter_string=\"tags.\`mlflow_debt.n_features\` = '7'\")"
+
+step "3. Version limits: keep the 3 most accurate churn_model versions"
+python - <<'PY'
+from mlflow import MlflowClient
+MlflowClient().set_registered_model_alias("churn_model", "champion", "1")
+print("Set alias champion -> churn_model version 1 (aliased versions are never pruned).")
+PY
+show mlflow-debt policy set churn_model --max-versions 3
+show mlflow-debt prune --dry-run
+show mlflow-debt prune --yes
+show mlflow-debt restore --list
+
+step "4. Entanglement: who reads which feature, what changed, who never declared it"
+show mlflow-debt consumers --declared example_project/declared_consumers.yaml
+set +e
+show mlflow-debt consumers --declared example_project/declared_consumers.yaml \
+  --fail-on undeclared --format json >/dev/null
+echo "As a CI gate (--fail-on undeclared) it exits $?."
+set -e
+show mlflow-debt impact user_age
+
+step "5. See it in the MLflow UI"
+echo "  .venv/bin/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI"
+echo "  then open http://127.0.0.1:5000: experiment churn-team, any run, Tags (mlflow_debt.*);"
+echo "  Models: churn_model shows its kept versions and its mlflow_debt.max_versions tag."
