@@ -341,21 +341,27 @@ def run(quick: bool) -> list[Row]:
         db = work / "mlflow.db"
         shutil.copyfile(source, db)
         uri = f"sqlite:///{db}"
-        print("  sqlite reads", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+
+        def say(what: str) -> None:
+            print(f"  [{time.perf_counter() - t0:5.1f} s] {what}", file=sys.stderr, flush=True)
+
+        say("sqlite reads")
         rows += _reads(
             "sqlite", MlflowClient(uri, uri), n, repeat, concurrent=False, hand_sample=hand
         )
 
-        print(f"  starting mlflow server ({SERVER_WORKERS} workers)", file=sys.stderr, flush=True)
+        say(f"starting mlflow server ({SERVER_WORKERS} workers)")
         with mlflow_server(db, work) as url:
             client = MlflowClient(url, url)
-            print("  http reads", file=sys.stderr, flush=True)
+            say("http reads")
             rows += _reads("http", client, n, repeat, concurrent=True, hand_sample=hand // 4)
-            print("  http deletes", file=sys.stderr, flush=True)
+            say("http deletes")
             models = [f"model-{m:03d}" for m in range(n_models)]
             rows += _deletes(
                 client, models, per_model, rounds=2 if quick else 3, per_round=1 if quick else 4
             )
+            say("done")
     return rows
 
 
