@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> str:
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
 
     with mlflow.start_run(run_name=f"{spec.name}-alpha{args.alpha:g}") as run:
-        mlflow.log_params(
-            {"model": spec.name, "alpha": args.alpha, "user_age_unit": args.user_age_unit}
-        )
+        params = {"model": spec.name, "alpha": args.alpha, "user_age_unit": args.user_age_unit}
+        # Under `mlflow run` the entry point's parameters are already logged (as typed: "3", not
+        # "3.0"), and MLflow refuses to change a logged param.
+        logged = mlflow.get_run(run.info.run_id).data.params
+        mlflow.log_params({k: v for k, v in params.items() if k not in logged})
         model = build(spec, args.alpha).fit(X_train, y_train)
         accuracy = accuracy_score(y_test, model.predict(X_test))
         info = mlflow.sklearn.log_model(

@@ -31,8 +31,10 @@ train() {  # mlflow run the example project; print the run id
 step "1. Train the churn team's models with plain 'mlflow run' (no mlflow-debt code in them)"
 mlflow experiments create --experiment-name churn-team \
   --artifact-location "$ROOT/.demo/artifacts" >/dev/null
-for alpha in 3 1 0.3 0.1; do
-  train -P model=churn_model -P alpha=$alpha >/dev/null
+seed=0
+for alpha in 30 3 1 0.1; do  # four versions of churn_model, on different data samples
+  train -P model=churn_model -P alpha=$alpha -P seed=$seed -P n_rows=3000 >/dev/null
+  seed=$((seed + 1))
 done
 for model in ltv_model fraud_model recommender ads_ranker; do
   train -P model=$model >/dev/null
