@@ -333,7 +333,7 @@ def run(quick: bool) -> list[Row]:
     n_models, per_model = _sizes(quick)
     n = n_models * per_model
     repeat = 3 if quick else 5
-    hand = 200 if quick else 2000
+    hand = 100 if quick else 2000
     source = cached_store(quick)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-prune-") as tmp:

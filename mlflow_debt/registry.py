@@ -92,7 +92,7 @@ def ensure_reachable(client: MlflowClient, timeout: float = 10.0) -> None:
     and TLS trouble is left to MLflow's own settings.
     """
     uri = str(client.tracking_uri or "")
-    if not uri.startswith(("http://", "https://")):
+    if not uri.startswith(("http://", "https://")) or uri in _REACHABLE:
         return
     import requests
     from mlflow.environment_variables import (
@@ -115,6 +115,11 @@ def ensure_reachable(client: MlflowClient, timeout: float = 10.0) -> None:
         raise ServerError(
             f"Cannot reach the tracking server at {one_line(uri)} ({reason})"
         ) from None
+    _REACHABLE.add(uri)
+
+
+#: Servers that answered once in this process: probed once, not before every call.
+_REACHABLE: set[str] = set()
 
 
 def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
