@@ -3,19 +3,23 @@
 # pytest. Needs only Python 3.10+ and pip. Arguments go to pytest:
 #   bash scripts/test.sh                  # everything (what CI runs)
 #   bash scripts/test.sh -m "not slow"    # the everyday run, a few minutes
+# Environment: VENV (default .venv) picks the virtualenv; PINS adds requirements to it, e.g.
+#   VENV=/tmp/venv-old PINS="mlflow==3.1.0 sqlalchemy<2.1" bash scripts/test.sh -m "not slow"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# shellcheck disable=SC2086  # PINS is a list of requirements
+"$VENV/bin/python" -m pip install --quiet -e ".[test]" ${PINS:-}
 
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true GIT_PYTHON_REFRESH=quiet
 set +e
-.venv/bin/python -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
