@@ -18,7 +18,7 @@ command -v pg_lsclusters >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "services: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq >&2
-  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  $SUDO apt-get install -y -qq "${need[@]}" >&2
 fi
 
 # Debian's package makes a "main" cluster; start it if it is down.
