@@ -84,7 +84,7 @@ def test_alias_protects_and_does_not_count(mc):
     assert m["keep"] == [4, 3, 5]
     assert m["delete"] == [2]
     assert live_versions(mc, "churn") == [5, 4, 3, 1]
-    assert mc.get_model_version_by_alias("churn", "champion").version == 1
+    assert int(mc.get_model_version_by_alias("churn", "champion").version) == 1
 
 
 def test_keep_tag_and_stage_protect(mc):
