@@ -21,9 +21,10 @@ from mlflow_debt.lineage import Declarations, Report, RunRow, VersionRow, analyz
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-#: Runs per ``search_runs`` page: big enough that paging costs little, small enough that a page
-#: of Run objects (tags, params, metrics) does not dominate memory.
-RUNS_PAGE = 5_000
+#: Runs per ``search_runs`` page: big enough that paging costs little (measured on 20,000 runs:
+#: 5,000 cost ~8% more time than one page, 10,000 nothing measurable), small enough that a page of
+#: Run objects (tags, params, metrics) does not set peak memory (one 20,000-run page: ~1.2 GiB).
+RUNS_PAGE = 10_000
 #: MLflow's maximum page for ``search_registered_models``.
 MODELS_PAGE = 1_000
 
