@@ -192,7 +192,7 @@ def prune(
     if not yes and _interactive():
         n = len(plan.deletions)
         if not click.confirm(f"Delete {n} version{'s' if n != 1 else ''}?", err=True):
-            raise Declined("Nothing deleted.")
+            raise Declined("Declined at the prompt; nothing deleted.")
     result = registry.apply(client, snapshot, plan, workers=workers, progress=progress)
     _finish(plan, fmt, applied=True, result=result)
 
