@@ -769,7 +769,7 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
         if prune_id:
             raise NotFoundError(f'Prune "{prune_id}" does not exist (no prune has run yet)')
         return []
-    runs = []
+    runs: list[Any] = []
     with mlflow_errors("Reading the prune history"):
         if prune_id:
             try:
@@ -778,23 +778,22 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
                 raise NotFoundError(f'Prune "{prune_id}" does not exist') from exc
             if run.info.experiment_id != exp_id or run.data.tags.get(OP_TAG) != "prune":
                 raise NotFoundError(f'Run "{prune_id}" is not a prune of mlflow-debt')
-            runs = [run]
-        else:
-            token = None
-            while True:
-                page = client.search_runs(
-                    [exp_id],
-                    filter_string=f"tags.`{OP_TAG}` = 'prune'",
-                    order_by=["attributes.start_time ASC"],
-                    max_results=1000,
-                    page_token=token,
-                )
-                runs.extend(page)
-                token = page.token
-                if not token:
-                    break
+        # All prunes, also for one: later prunes resolve a crashed prune's records.
+        token = None
+        while True:
+            page = client.search_runs(
+                [exp_id],
+                filter_string=f"tags.`{OP_TAG}` = 'prune'",
+                order_by=["attributes.start_time ASC"],
+                max_results=1000,
+                page_token=token,
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
 
-    entries: list[AuditEntry] = []
+    loaded: list[tuple[str, dict[str, str], list[Record], bool]] = []
     with tempfile.TemporaryDirectory() as tmp, mlflow_errors("Reading the prune history"):
         for run in runs:
             rid = run.info.run_id
@@ -808,24 +807,47 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
                 final = False
             if data is None:
                 continue
-            restored = run.data.tags
-            for i, raw in enumerate(data.get("records", [])):
-                rec = Record.from_dict(raw)
+            records = [Record.from_dict(raw) for raw in data.get("records", [])]
+            loaded.append((rid, dict(run.data.tags), records, final))
+
+        # A prune that stopped before writing its result left "planned" records. Resolve them
+        # newest prune first: a later prune's record of the same version says whether it was
+        # still there then (so this one did not delete it); only without one does the version's
+        # existence now decide.
+        later: dict[tuple[str, int], str] = {}
+        for _rid, _tags, records, final in reversed(loaded):
+            for rec in records:
+                key = (rec.name, rec.version)
                 if not final and rec.state == PLANNED:
-                    rec.state, rec.detail = _resolve(client, rec)
-                new = restored.get(f"{RESTORED_TAG}{i}")
-                entries.append(AuditEntry(rid, i, rec, int(new) if new and new.isdigit() else None))
+                    rec.state, rec.detail = _resolve(client, rec, later.get(key))
+                later[key] = rec.state
+
+    entries: list[AuditEntry] = []
+    for rid, tags, records, _final in loaded:
+        if prune_id and rid != prune_id:
+            continue
+        for i, rec in enumerate(records):
+            new = tags.get(f"{RESTORED_TAG}{i}")
+            entries.append(AuditEntry(rid, i, rec, int(new) if new and new.isdigit() else None))
     return entries
 
 
-def _resolve(client: MlflowClient, rec: Record) -> tuple[str, str]:
+def _resolve(client: MlflowClient, rec: Record, later: str | None) -> tuple[str, str]:
+    """The outcome of a record its prune never wrote down (it stopped first)."""
+    stopped = "the prune stopped before recording its outcome"
+    if later == DELETED:
+        return SKIPPED, f"not deleted: a later prune deleted it ({stopped})"
+    if later in (SKIPPED, FAILED):
+        return SKIPPED, f"not deleted: still there when a later prune came ({stopped})"
+    if later == VANISHED:
+        return DELETED, f"gone before a later prune came ({stopped})"
     try:
         client.get_model_version(rec.name, str(rec.version))
     except MlflowException as exc:
         if _is_not_found(exc):
-            return DELETED, "gone (the prune stopped before recording its outcome)"
+            return DELETED, f"gone ({stopped})"
         raise
-    return SKIPPED, "still exists (the prune stopped before deleting it)"
+    return SKIPPED, f"still exists ({stopped})"
 
 
 @dataclass

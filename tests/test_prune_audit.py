@@ -327,3 +327,42 @@ def test_delete_retried_after_a_lost_response_counts_as_deleted(mc, mocker):
     assert deleted_in_audit(mc) == [("churn", 2)]
     assert run("restore", "--model", "churn").exit_code == 0
     assert live_versions(mc, "churn") == [3, 1]
+
+
+def test_crash_mid_prune_then_rerun_counts_each_deletion_once(mc, mocker):
+    make_model(mc, "churn", [0.9, 0.8, 0.7, 0.6])
+    real_delete = MlflowClient.delete_model_version
+    calls: list[str] = []
+
+    def die_on_second(self, name, version):
+        calls.append(version)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies: no result.json is written
+        return real_delete(self, name, version)
+
+    snapshot, plan = registry.load(mc, registry.Selection(max_versions=1))
+    mocker.patch.object(
+        MlflowClient, "delete_model_version", autospec=True, side_effect=die_on_second
+    )
+    with pytest.raises(KeyboardInterrupt):
+        registry.apply(mc, snapshot, plan, workers=1)
+    mocker.stopall()
+    assert run("prune", "--max-versions", "1").exit_code == 0  # the re-run finishes the job
+    assert live_versions(mc, "churn") == [1]
+
+    entries = registry.read_audit(mc)
+    first, second = sorted({e.prune_id for e in entries}, key=[e.prune_id for e in entries].index)
+    by_run = {
+        pid: {e.record.version: e.record.state for e in entries if e.prune_id == pid}
+        for pid in (first, second)
+    }
+    # The crashed prune deleted only its first version; the re-run deleted the other two.
+    assert by_run[first] == {
+        int(calls[0]): registry.DELETED,
+        **{v: registry.SKIPPED for v in (2, 3, 4) if v != int(calls[0])},
+    }
+    assert by_run[second] == {v: registry.DELETED for v in (2, 3, 4) if v != int(calls[0])}
+    assert deleted_in_audit(mc) == [("churn", 2), ("churn", 3), ("churn", 4)]
+    # Selecting the crashed prune alone resolves the same way.
+    only_first = {e.record.version: e.record.state for e in registry.read_audit(mc, first)}
+    assert only_first == by_run[first]
