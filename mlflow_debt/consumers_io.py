@@ -7,7 +7,9 @@ Three kinds of paged read, never one call per run:
   which keeps only each consumer's latest run;
 * every live model version (``search_model_versions``), for version -> source run;
 * every registered model (``search_registered_models``), for its aliases (versions read by search
-  carry none).
+  carry none);
+* the LoggedModels of the experiments (``search_logged_models``), whose ``mlflow.modelVersions``
+  tag says which runs were ever registered: those without a live version are retired.
 """
 
 from __future__ import annotations
@@ -76,6 +78,34 @@ def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
             return out
 
 
+#: MLflow's maximum page for ``search_logged_models``.
+LOGGED_MODELS_PAGE = 1_000
+_MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+
+
+def read_registered_runs(client: MlflowClient, experiment_ids: Sequence[str]) -> set[str]:
+    """Source runs of the LoggedModels that were ever registered as a model version."""
+    search = getattr(client, "search_logged_models", None)
+    runs: set[str] = set()
+    if search is None or not experiment_ids:
+        return runs
+    token = None
+    while True:
+        with store.mlflow_errors("Reading logged models"):
+            page = search(
+                experiment_ids=list(experiment_ids),
+                max_results=LOGGED_MODELS_PAGE,
+                page_token=token,
+            )
+        for model in page:
+            registered = (model.tags or {}).get(_MODEL_VERSIONS_TAG, "")
+            if model.source_run_id and registered.strip() not in {"", "[]"}:
+                runs.add(model.source_run_id)
+        token = page.token
+        if not token:
+            return runs
+
+
 def build_report(
     client: MlflowClient,
     experiment_names: Sequence[str] = (),
@@ -96,4 +126,5 @@ def build_report(
         only_features=only_features,
         # Reading a subset of experiments, a declared consumer we did not see may live elsewhere.
         judge_absent=not experiment_names,
+        registered_runs=read_registered_runs(client, list(experiment_ids)),
     )

@@ -17,17 +17,25 @@ what the source runs of its aliased versions read (an alias such as ``champion``
 serves). Older, unaliased runs do not count: a feature dropped from the latest training is no
 longer read.
 
-A **changed definition** is a feature whose fingerprint differs between consumers' latest runs;
-an unknown fingerprint (``?``, e.g. from Feast tags) never counts as a change.
+A run registered only as versions that no longer exist (pruned or deleted: MLflow records the
+registration on the run's LoggedModel, ``mlflow.modelVersions``) is *retired*: it belongs to no
+consumer, so a pruned version neither keeps a model's old definition alive nor turns into a
+phantom consumer named after its experiment.
+
+A **changed definition** is a feature whose fingerprint differs between consumers' latest runs,
+compared with :func:`mlflow_debt.fingerprints.same_definition` (a numeric median or IQR may move
+by one 0.1-decade bucket, the noise of re-sampling); an unknown fingerprint (``?``, e.g. from Feast
+tags) never counts as a change.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mlflow_debt import tags as tagschema
+from mlflow_debt.fingerprints import same_definition
 from mlflow_debt.tags import UNKNOWN, FeatureSet
 
 #: How a consumer got its name (see the module docstring).
@@ -165,12 +173,20 @@ def _latest_version_and_aliases(
 
 
 def consumers_of_run(
-    run: RunRow, models_by_run: Mapping[str, Sequence[str]]
+    run: RunRow,
+    models_by_run: Mapping[str, Sequence[str]],
+    retired: Collection[str] = (),
 ) -> list[tuple[str, str]]:
-    """The ``(name, kind)`` of every consumer ``run`` belongs to (the consumer rule)."""
+    """The ``(name, kind)`` of every consumer ``run`` belongs to (the consumer rule).
+
+    ``retired`` holds runs that were registered as model versions at some point; those with no
+    live version left belong to nobody.
+    """
     models = models_by_run.get(run.run_id)
     if models:
         return [(m, MODEL) for m in sorted(set(models))]
+    if run.run_id in retired:
+        return []
     tagged = (run.tags.get(tagschema.CONSUMER_KEY) or "").strip()
     if tagged:
         return [(tagged, TAG)]
@@ -184,6 +200,7 @@ def analyze(
     declarations: Declarations | None = None,
     only_features: Sequence[str] = (),
     judge_absent: bool = True,
+    registered_runs: Collection[str] = (),
 ) -> Report:
     """The consumer graph of ``runs``, checked against ``declarations``.
 
@@ -191,7 +208,8 @@ def analyze(
     aliased versions are kept and decoded, so memory stays proportional to the consumers.
     ``aliases`` is model -> alias -> version. ``only_features`` limits the report to those
     features. With ``judge_absent`` false (a partial read, e.g. ``--experiment``), a declared
-    consumer that was not seen at all is not called stale.
+    consumer that was not seen at all is not called stale. ``registered_runs`` are the runs ever
+    registered as a model version; those without a live version are retired (no consumer).
     """
     aliases = aliases or {}
     models_by_run, latest_version, aliased_runs = _latest_version_and_aliases(versions, aliases)
@@ -203,7 +221,7 @@ def analyze(
     for run in runs:
         n += 1
         key = (run.start_time or 0, run.run_id)
-        for name, kind in consumers_of_run(run, models_by_run):
+        for name, kind in consumers_of_run(run, models_by_run, registered_runs):
             # A registered model outranks a tag, a tag an experiment, of the same name.
             if _RANK[kind] > _RANK.get(kinds.get(name, ""), -1):
                 kinds[name] = kind
@@ -283,20 +301,23 @@ def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) ->
     by_fp: dict[str, list[str]] = {}
     newest: dict[str, tuple[int, str]] = {}
     unknown: list[str] = []
-    for name in names:
-        c = consumers[name]
-        fp = c.latest.get(feature, UNKNOWN)
+    # Newest first, so each definition is shown with its newest consumer's fingerprint and
+    # fingerprints that differ only by re-sampling noise join it.
+    recency = {n: (consumers[n].latest_start_time, consumers[n].latest_run_id) for n in names}
+    for name in sorted(names, key=lambda n: recency[n], reverse=True):
+        fp = consumers[name].latest.get(feature, UNKNOWN)
         if fp == UNKNOWN:
             unknown.append(name)
             continue
-        by_fp.setdefault(fp, []).append(name)
-        newest[fp] = max(newest.get(fp, (0, "")), (c.latest_start_time, c.latest_run_id))
+        rep = next((r for r in by_fp if same_definition(r, fp)), fp)
+        by_fp.setdefault(rep, []).append(name)
+        newest[rep] = max(newest.get(rep, (0, "")), recency[name])
     order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)
     return FeatureUsage(
         name=feature,
         consumers=tuple(names),
-        definitions=tuple(Definition(fp, tuple(by_fp[fp])) for fp in order),
-        unknown=tuple(unknown),
+        definitions=tuple(Definition(fp, tuple(sorted(by_fp[fp]))) for fp in order),
+        unknown=tuple(sorted(unknown)),
     )
 
 
