@@ -19,7 +19,7 @@ except Exception:  # pragma: no cover - a broken mlflow install must not break m
     RunContextProvider = object  # type: ignore[assignment,misc]
 
 
-class DebtRunContextProvider(RunContextProvider):  # type: ignore[misc,valid-type]
+class DebtRunContextProvider(RunContextProvider):
     """Installs feature capture when MLflow loads its plugins; adds no tags of its own."""
 
     def __init__(self) -> None:

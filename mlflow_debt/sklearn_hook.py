@@ -102,6 +102,7 @@ def _subclasses(root: type) -> list[type]:
     stack = [root]
     while stack:
         cls = stack.pop()
+        sub: type
         for sub in type.__subclasses__(cls):
             if sub not in seen:
                 seen.add(sub)
@@ -161,7 +162,8 @@ class _SklearnBaseFinder:
                     stacklevel=2,
                 )
 
-        loader.exec_module = exec_and_patch
+        # The loader is this module's own instance: replacing its method patches only this import.
+        loader.exec_module = exec_and_patch  # type: ignore[method-assign]
         return spec
 
 
