@@ -79,6 +79,7 @@ def cli() -> None:
     3 MLflow or tracking-server error.
     """
     _bounded_http_retries()
+    _quiet_store_setup_logs()
 
 
 #: MLflow's client retries a failing HTTP request 7 times with a backoff factor of 2 (about four
@@ -90,6 +91,15 @@ HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
+
+
+def _quiet_store_setup_logs() -> None:
+    """MLflow logs its database set-up ("Creating initial MLflow database tables...") at INFO on
+    a store's first use; on the command line that is noise around our one-line messages."""
+    import logging
+
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _bounded_http_retries() -> None:
