@@ -41,10 +41,7 @@ SERVER_MODULES = {
 }
 
 #: Tests in those modules that stay on SQLite, with why (their owners can fix and remove them).
-SQLITE_ONLY = {
-    # Over REST, ModelVersion.version is the string "1"; the test compares with the int 1.
-    "test_prune_cli.py::test_alias_protects_and_does_not_count",
-}
+SQLITE_ONLY: set[str] = set()  # "test_module.py::test_name"
 
 POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
 
