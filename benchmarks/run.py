@@ -48,8 +48,16 @@ def main() -> int:
     for r in rows:
         met = "" if r.met is None else ("yes" if r.met else "NO")
         table.append(
-            (r.benchmark, r.case, _fmt_s(r.median_s), r.baseline, _fmt_s(r.baseline_s),
-             f"{r.ratio:.3f}x", r.goal, met)
+            (
+                r.benchmark,
+                r.case,
+                _fmt_s(r.median_s),
+                r.baseline,
+                _fmt_s(r.baseline_s),
+                f"{r.ratio:.3f}x",
+                r.goal,
+                met,
+            )
         )
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):

@@ -94,12 +94,18 @@ HTTP_RETRY_DEFAULTS = {
 
 
 def _quiet_store_setup_logs() -> None:
-    """MLflow logs its database set-up ("Creating initial MLflow database tables...") at INFO on
-    a store's first use; on the command line that is noise around our one-line messages."""
+    """No INFO logging while a command runs: MLflow logs its database set-up ("Creating initial
+    MLflow database tables...", alembic's migrations) on a store's first use, and on the command
+    line that is noise around our one-line messages. A process-wide switch, because alembic's
+    ``fileConfig`` re-creates its logger's level and handler on every migration (MLflow 3.1
+    migrates on every use); lifted again when the command ends (CliRunner, embedding)."""
     import logging
 
-    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(lambda: logging.disable(previous))
 
 
 def _bounded_http_retries() -> None:

@@ -148,13 +148,6 @@ def test_server_killed_mid_prune_is_exit_3_and_the_rerun_converges(crash: Crash)
     assert set(crash.audit) == {("churn", v) for v in set(range(1, 25)) - kept}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "registry.read_audit resolves a crashed prune's planned records as 'deleted' whenever the"
-        " version is gone, also when a later prune deleted it: those are counted twice"
-    ),
-)
 def test_server_killed_mid_prune_audit_holds_each_deletion_once(crash: Crash) -> None:
     doubled = sorted(v for (_, v), n in crash.audit.items() if n > 1)
     assert doubled == []
