@@ -58,7 +58,7 @@ def in_ci() -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
-    # ``mc`` (tests/prune_fixtures.py) asks for ``tracking_uri`` at run time.
+    # ``mc`` (tests/prune_fixtures.py) is a client on ``tracking_uri``.
     if "tracking_uri" not in names and "mc" not in names:
         return
     if metafunc.module.__name__.rpartition(".")[2] not in SERVER_MODULES:
@@ -127,7 +127,7 @@ def postgres_server(tmp_path_factory, postgres_uri: str) -> Iterator[MlflowServe
 
 @pytest.fixture(scope="session")
 def mlflow_server_url(mlflow_server: MlflowServer) -> str:
-    """The session server's URL (overrides tests/prune_fixtures.py's per-module server)."""
+    """The session server's URL."""
     return mlflow_server.url
 
 

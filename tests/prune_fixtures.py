@@ -11,17 +11,8 @@ version, and either
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from mlflow.entities import Metric
@@ -112,76 +103,7 @@ def live_versions(client: MlflowClient, name: str) -> list[int]:
     return sorted((int(v.version) for v in found), reverse=True)
 
 
-@pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated MLflow SQLite store, made once; a fresh store's migrations take ~1.5 s."""
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    uri = f"sqlite:///{path}"
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models()
-    return path
-
-
 @pytest.fixture
-def mc(_template_db: Path, tmp_path: Path, request: pytest.FixtureRequest) -> MlflowClient:
-    """Like conftest's ``client`` (a real store in ``tmp_path``), but from a migrated copy."""
-    shutil.copyfile(_template_db, tmp_path / "mlflow.db")
-    uri = request.getfixturevalue("tracking_uri")
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` (2 workers, SQLite) on 127.0.0.1, stopped by its PID afterwards."""
-    work = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    with open(work / "server.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                mlflow_bin,
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{work}/mlflow.db",
-                "--artifacts-destination",
-                str(work / "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=work,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(work / 'server.log').read_text()}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+def mc(tracking_uri: str) -> MlflowClient:
+    """A client on the test's store (conftest's ``tracking_uri``: SQLite, or a server backend)."""
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
