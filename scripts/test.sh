@@ -2,7 +2,7 @@
 # Set up and run the test suite: a virtualenv in .venv with mlflow-debt and its test extra, then
 # pytest. Needs only Python 3.10+ and pip. Arguments go to pytest:
 #   bash scripts/test.sh                  # everything (what CI runs)
-#   bash scripts/test.sh -m "not slow"    # the everyday run, a few minutes
+#   bash scripts/test.sh -m "not slow and not server"    # the everyday run
 # Environment: VENV (default .venv) picks the virtualenv; PINS adds requirements to it, e.g.
 #   VENV=/tmp/venv-old PINS="mlflow==3.1.0 sqlalchemy<2.1" bash scripts/test.sh -m "not slow"
 set -euo pipefail
