@@ -40,8 +40,10 @@ as_postgres() {
 as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 >&2 <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$user') THEN
-    CREATE ROLE $user LOGIN PASSWORD '$password';
+    CREATE ROLE $user LOGIN CREATEDB PASSWORD '$password';
   END IF;
+  -- each test session creates (and drops) a database of its own
+  ALTER ROLE $user CREATEDB;
 END \$\$;
 SQL
 if ! as_postgres psql -p "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then

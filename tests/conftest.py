@@ -104,14 +104,31 @@ def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres_uri() -> str:
-    uri = os.environ.get(POSTGRES_ENV)
-    if not uri:
+def postgres_uri() -> Iterator[str]:
+    """A database of this test session's own on the PostgreSQL server named by the environment.
+
+    Each session creates (and drops) a fresh database, so two test runs on one machine (a
+    developer's and CI's, or pytest-xdist workers) never empty each other's store.
+    """
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
         message = f"PostgreSQL not configured: set {POSTGRES_ENV} (.ci/run does)"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    return uri
+    import uuid
+
+    import psycopg
+
+    admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"mlflow_debt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
