@@ -76,6 +76,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _isolated(tmp_path, monkeypatch) -> Iterator[None]:
     """Run each test in its own directory with no MLflow state leaking in or out."""
     monkeypatch.chdir(tmp_path)
+    # mlflow.set_experiment() keeps the experiment in a module global (and MLFLOW_EXPERIMENT_ID):
+    # a test that calls it must not send the next test's runs to an experiment of its store.
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     for var in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("MLFLOW_DEBT_DISABLE", raising=False)

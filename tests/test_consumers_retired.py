@@ -17,9 +17,9 @@ from mlflow_debt.lineage import RunRow, VersionRow
 from mlflow_debt.tags import FeatureRecord, encode
 
 
-def _train(df: pd.DataFrame, model: str | None) -> str:
+def _train(df: pd.DataFrame, model: str | None, experiment_id: str) -> str:
     y = (df["user_age"] > 38).astype(int)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment_id) as run:
         est = LogisticRegression().fit(df, y)
         mlflow.sklearn.log_model(est, name="model", registered_model_name=model)
     mlflow_debt.flush()
@@ -32,12 +32,12 @@ def _frame(seed: int) -> pd.DataFrame:
 
 
 def test_a_deleted_versions_run_is_not_a_consumer(client) -> None:
-    mlflow.set_experiment("churn-team")
-    _train(_frame(0), "churn_model")
-    _train(_frame(1), "churn_model")
+    team = client.create_experiment("churn-team")
+    _train(_frame(0), "churn_model", team)
+    _train(_frame(1), "churn_model", team)
     client.delete_model_version("churn_model", "1")  # what a prune does
-    mlflow.set_experiment("adhoc")
-    _train(_frame(2), None)  # logged, never registered: a consumer named after its experiment
+    # logged, never registered: a consumer named after its experiment
+    _train(_frame(2), None, client.create_experiment("adhoc"))
 
     result = CliRunner().invoke(cli, ["consumers", "--format", "json"])
     assert result.exit_code == 0, result.output
