@@ -76,19 +76,10 @@ def _from_dataset(run: Run) -> list[FeatureRecord] | None:
 def _logged_models_by_run(client: MlflowClient, experiment_ids: list[str]) -> dict[str, list[str]]:
     """source run id -> artifact locations of the LoggedModels made from it (paged, one pass)."""
     by_run: dict[str, list[str]] = {}
-    search = getattr(client, "search_logged_models", None)
-    if search is None or not experiment_ids:
-        return by_run
-    token = None
-    while True:
-        with store.mlflow_errors("Reading logged models"):
-            page = search(experiment_ids=experiment_ids, max_results=1000, page_token=token)
-        for model in page:
-            if model.source_run_id:
-                by_run.setdefault(model.source_run_id, []).append(model.artifact_location)
-        token = page.token
-        if not token:
-            return by_run
+    for model in store.iter_logged_models(client, experiment_ids):
+        if model.source_run_id:
+            by_run.setdefault(model.source_run_id, []).append(model.artifact_location)
+    return by_run
 
 
 def _from_signature(client: MlflowClient, locations: Iterable[str]) -> list[FeatureRecord] | None:

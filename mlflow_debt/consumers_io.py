@@ -78,32 +78,17 @@ def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
             return out
 
 
-#: MLflow's maximum page for ``search_logged_models``.
-LOGGED_MODELS_PAGE = 1_000
 _MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def read_registered_runs(client: MlflowClient, experiment_ids: Sequence[str]) -> set[str]:
     """Source runs of the LoggedModels that were ever registered as a model version."""
-    search = getattr(client, "search_logged_models", None)
-    runs: set[str] = set()
-    if search is None or not experiment_ids:
-        return runs
-    token = None
-    while True:
-        with store.mlflow_errors("Reading logged models"):
-            page = search(
-                experiment_ids=list(experiment_ids),
-                max_results=LOGGED_MODELS_PAGE,
-                page_token=token,
-            )
-        for model in page:
-            registered = (model.tags or {}).get(_MODEL_VERSIONS_TAG, "")
-            if model.source_run_id and registered.strip() not in {"", "[]"}:
-                runs.add(model.source_run_id)
-        token = page.token
-        if not token:
-            return runs
+    return {
+        model.source_run_id
+        for model in store.iter_logged_models(client, list(experiment_ids))
+        if model.source_run_id
+        and (model.tags or {}).get(_MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
+    }
 
 
 def build_report(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow.entities import RunTag
@@ -102,9 +102,7 @@ def get_run(client: MlflowClient, run_id: str) -> Run:
     try:
         with mlflow_errors(f"Reading run {run_id!r}"):
             return client.get_run(run_id)
-    except NotFoundError:
-        raise NotFoundError(f"Run {run_id!r} does not exist") from None
-    except InputError:
+    except InputError:  # NotFoundError included: MLflow answers either for a malformed id
         raise NotFoundError(f"Run {run_id!r} does not exist") from None
 
 
@@ -163,6 +161,27 @@ def iter_model_versions(
         with mlflow_errors("Reading model versions"):
             page = client.search_model_versions(
                 filter_string or None, max_results=page_size, page_token=token
+            )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+#: MLflow's maximum page for ``search_logged_models``.
+LOGGED_MODELS_PAGE = 1_000
+
+
+def iter_logged_models(client: MlflowClient, experiment_ids: list[str]) -> Iterator[Any]:
+    """Every LoggedModel of ``experiment_ids``, page by page (none on an MLflow without them)."""
+    search = getattr(client, "search_logged_models", None)
+    if search is None or not experiment_ids:
+        return
+    token = None
+    while True:
+        with mlflow_errors("Reading logged models"):
+            page = search(
+                experiment_ids=experiment_ids, max_results=LOGGED_MODELS_PAGE, page_token=token
             )
         yield from page
         token = page.token
