@@ -10,6 +10,8 @@ The file is YAML::
       session_count:
         - churn_model
         - recommender
+    outputs:              # optional; feature -> the registered model whose output it is
+      churn_score: churn_model   # (``mlflow-debt report``'s correction-cascade check)
 
 Every problem is an :class:`~mlflow_debt.errors.InputError` whose message names the file and the
 problem, so the CLI prints one line and exits 2.
@@ -26,7 +28,7 @@ import yaml
 from mlflow_debt.errors import InputError, NotFoundError
 from mlflow_debt.lineage import Declarations
 
-TOP_LEVEL_KEYS = ("version", "scope", "features")
+TOP_LEVEL_KEYS = ("version", "scope", "features", "outputs")
 SCOPES = ("all", "listed")
 VERSION = 1
 
@@ -139,4 +141,22 @@ def parse(text: str, path: str = "<declarations>") -> Declarations:
                     f"{where}: feature {feature!r} lists {name!r}, which is not a consumer name"
                 )
         declared[feature] = tuple(dict.fromkeys(name.strip() for name in consumers))
-    return Declarations(declared, scope=scope, path=path)
+    return Declarations(declared, scope=scope, path=path, outputs=_outputs(data, where))
+
+
+def _outputs(data: dict[str, Any], where: str) -> dict[str, str]:
+    """The optional ``outputs`` mapping: feature name -> the model that produces it."""
+    outputs = data.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise InputError(
+            f"{where}: 'outputs' must map feature names to model names, not {_kind(outputs)}"
+        )
+    result: dict[str, str] = {}
+    for feature, model in outputs.items():
+        if not isinstance(feature, str) or not isinstance(model, str) or not model.strip():
+            raise InputError(
+                f"{where}: outputs entry {feature!r}: {model!r} must map a feature name to a "
+                "model name"
+            )
+        result[feature] = model.strip()
+    return result

@@ -149,6 +149,8 @@ class Declarations:
     #: ``all``: every feature read must be declared; ``listed``: only check the listed features.
     scope: str = "all"
     path: str = ""
+    #: feature -> the registered model whose output it is (correction cascades).
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 def _latest_version_and_aliases(
