@@ -292,6 +292,11 @@ class Finding:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def fix_is_command(self) -> bool:
+        """Whether :attr:`fix` is a command to run (else an action in words)."""
+        return self.fix.startswith(("mlflow-debt ", "mlflow "))
+
+    @property
     def rank(self) -> tuple[int, int, int, str]:
         """Sort key: most severe, then most models concerned, then check order."""
         return (
@@ -971,6 +976,18 @@ def _select(result: CheckResult, selected: set[str]) -> CheckResult:
     )
 
 
+def most_urgent(findings: Sequence[Finding], n: int = 3) -> tuple[Finding, ...]:
+    """The ``n`` most urgent findings, at most one per check while other checks have some."""
+    ranked = sorted(findings, key=lambda f: f.rank)
+    first: list[Finding] = []
+    for f in ranked:
+        if all(f.check != g.check for g in first):
+            first.append(f)
+    chosen = sorted(first, key=lambda f: f.rank)[:n]
+    chosen += [f for f in ranked if f not in chosen][: n - len(chosen)]
+    return tuple(sorted(chosen, key=lambda f: f.rank))
+
+
 def assess(facts: Facts, th: Thresholds | None = None) -> DebtReport:
     """Run every check over ``facts``."""
     th = th or Thresholds()
@@ -992,8 +1009,7 @@ def assess(facts: Facts, th: Thresholds | None = None) -> DebtReport:
     if selected:
         results = [_select(r, selected) for r in results]
     models = sorted(selected or facts.models)
-    findings = [f for r in results for f in r.findings]
-    top = tuple(sorted(findings, key=lambda f: f.rank)[:3])
+    top = most_urgent([f for r in results for f in r.findings])
     prunes = sorted(facts.prunes, key=lambda p: p.started, reverse=True)
     if selected:
         prunes = [p for p in prunes if selected & set(p.models)]

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "restore": "mlflow_debt.commands.prune:restore",
     "consumers": "mlflow_debt.commands.consumers:consumers",
     "impact": "mlflow_debt.commands.consumers:impact",
+    "report": "mlflow_debt.commands.report:report",
 }
 
 

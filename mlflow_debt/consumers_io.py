@@ -14,8 +14,8 @@ Three kinds of paged read, never one call per run:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mlflow_debt import store, tags
 from mlflow_debt.lineage import Declarations, Report, RunRow, VersionRow, analyze
@@ -32,15 +32,26 @@ MODELS_PAGE = 1_000
 
 
 def iter_feature_runs(
-    client: MlflowClient, experiment_ids: dict[str, str], page_size: int = RUNS_PAGE
+    client: MlflowClient,
+    experiment_ids: dict[str, str],
+    page_size: int = RUNS_PAGE,
+    tap: Callable[[Any], None] | None = None,
 ) -> Iterator[RunRow]:
-    """Every active run of the experiments (id -> name) that carries feature tags, once each."""
+    """Every active run of the experiments (id -> name) that carries feature tags, once each.
+
+    ``tap`` sees each MLflow ``Run`` as it streams by (the debt report reads more of a run than
+    :class:`RunRow` keeps, without a second pass).
+    """
     ids = list(experiment_ids)
     own, feast = tags.presence_filters()
     for run in store.iter_runs(client, ids, own, page_size=page_size):
+        if tap is not None:
+            tap(run)
         yield _row(run, experiment_ids)
     for run in store.iter_runs(client, ids, feast, page_size=page_size):
         if tags.SCHEMA_KEY not in run.data.tags:  # else the first query already read it
+            if tap is not None:
+                tap(run)
             yield _row(run, experiment_ids)
 
 
@@ -78,7 +89,7 @@ def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
             return out
 
 
-_MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def read_registered_runs(client: MlflowClient, experiment_ids: Sequence[str]) -> set[str]:
@@ -87,7 +98,7 @@ def read_registered_runs(client: MlflowClient, experiment_ids: Sequence[str]) ->
         model.source_run_id
         for model in store.iter_logged_models(client, list(experiment_ids))
         if model.source_run_id
-        and (model.tags or {}).get(_MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
+        and (model.tags or {}).get(MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
     }
 
 

@@ -738,6 +738,8 @@ class AuditEntry:
     index: int
     record: Record
     restored_as: int | None = None
+    #: When the prune started (ISO 8601, UTC), from its record.
+    started: str = ""
 
 
 def _download_json(client: MlflowClient, run_id: str, path: str, dst: str) -> dict[str, Any] | None:
@@ -794,6 +796,7 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
                 break
 
     loaded: list[tuple[str, dict[str, str], list[Record], bool]] = []
+    started: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp, mlflow_errors("Reading the prune history"):
         for run in runs:
             rid = run.info.run_id
@@ -808,6 +811,7 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
             if data is None:
                 continue
             records = [Record.from_dict(raw) for raw in data.get("records", [])]
+            started[rid] = str(data.get("started", ""))
             loaded.append((rid, dict(run.data.tags), records, final))
 
         # A prune that stopped before writing its result left "planned" records. Resolve them
@@ -828,7 +832,8 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
             continue
         for i, rec in enumerate(records):
             new = tags.get(f"{RESTORED_TAG}{i}")
-            entries.append(AuditEntry(rid, i, rec, int(new) if new and new.isdigit() else None))
+            restored = int(new) if new and new.isdigit() else None
+            entries.append(AuditEntry(rid, i, rec, restored, started.get(rid, "")))
     return entries
 
 

@@ -1,0 +1,187 @@
+"""``mlflow-debt report``: one page that shows a team its ML technical debt.
+
+Thin: parse, call :func:`mlflow_debt.report_io.build`, render with
+:mod:`mlflow_debt.report_render` or :mod:`mlflow_debt.report_html`, write, gate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from mlflow_debt.checks import CHECK_IDS, Thresholds
+from mlflow_debt.errors import DebtFound, InputError
+from mlflow_debt.options import experiment_option, tracking_uri_option
+
+REPORT_EPILOG = """\b
+Examples:
+  mlflow-debt report --output report.html
+  mlflow-debt report --declared consumers.yaml --output report.html
+  mlflow-debt report --model churn_model --format markdown > debt.md
+  mlflow-debt report --format json | jq '.summary.scores'
+  mlflow-debt report --declared consumers.yaml --fail-on undeclared-consumer,entanglement
+  mlflow-debt report --fail-on any --output report.html   # CI: exit 1 on any finding
+"""
+
+FORMATS = ("html", "markdown", "json")
+_SUFFIX_FORMAT = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
+#: Checks that need the declarations file.
+_NEED_DECLARED = ("undeclared-consumer", "stale-declaration")
+
+
+def _fail_on(values: tuple[str, ...]) -> list[str]:
+    """The check ids of ``--fail-on`` (repeatable, comma-separated; ``any`` = every check)."""
+    ids: list[str] = []
+    for value in values:
+        for item in (v.strip() for v in value.split(",")):
+            if not item:
+                continue
+            if item == "any":
+                ids.extend(CHECK_IDS)
+                continue
+            if item not in CHECK_IDS:
+                close = difflib.get_close_matches(item, CHECK_IDS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InputError(
+                    f"--fail-on: unknown check {item!r}{hint}; checks: "
+                    f"{', '.join(CHECK_IDS)}, or any"
+                )
+            ids.append(item)
+    return list(dict.fromkeys(ids))
+
+
+def _format(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    if output and output != "-":
+        return _SUFFIX_FORMAT.get(Path(output).suffix.lower(), "html")
+    return "markdown"
+
+
+def _write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a reader never sees half a report)."""
+    target = Path(path)
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"Cannot write {path!r}: directory {str(parent)!r} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise InputError(f"Cannot write {path!r}: {exc.strerror or exc}") from None
+
+
+@click.command(epilog=REPORT_EPILOG)
+@tracking_uri_option
+@experiment_option
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME",
+    help="Only findings and scores about this registered model (repeatable; default: all).",
+)
+@click.option(
+    "--declared",
+    metavar="FILE",
+    default=None,
+    help="YAML declarations file (as for `consumers`); enables the undeclared-consumer and "
+    "stale-declaration checks, and its optional `outputs` mapping feeds correction-cascade.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    default=None,
+    help="Write the report to FILE (default: standard output). Its suffix (.html, .md, "
+    ".json) picks the format unless --format is given.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="html (one self-contained page), markdown or json (a stable interface, see the "
+    "README). Default: from --output's suffix, else markdown.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    metavar="CHECK",
+    help="Exit 1 if this check has findings (check ids, repeatable or comma-separated; "
+    "`any` for every check). The report is written first. For CI.",
+)
+@click.option(
+    "--fan-out",
+    type=click.IntRange(min=2),
+    default=Thresholds.fan_out,
+    show_default=True,
+    help="A feature read by this many consumers is high fan-out (highlighted).",
+)
+@click.option(
+    "--many-versions",
+    type=click.IntRange(min=1),
+    default=Thresholds.many_versions,
+    show_default=True,
+    help="Flag models without a version limit above this many live versions.",
+)
+def report(
+    tracking_uri: str | None,
+    experiments: tuple[str, ...],
+    models: tuple[str, ...],
+    declared: str | None,
+    output: str | None,
+    fmt: str | None,
+    fail_on: tuple[str, ...],
+    fan_out: int,
+    many_versions: int,
+) -> None:
+    """One page with the ML technical debt recorded in MLflow, and a CI gate.
+
+    Runs every check - entanglement, undeclared-consumer, stale-declaration, version-limit,
+    lineage-gap, reproducibility, underutilized-feature, correction-cascade, prune-history -
+    over one pass of the runs and the model registry, and shows a score per registered model
+    (checks passed / applicable) and the three most urgent items. The README documents each
+    check: what it detects, why it is debt, and how to pay it down.
+    """
+    from mlflow_debt import declarations as decl
+    from mlflow_debt import report_io, report_render
+    from mlflow_debt.store import get_client
+
+    gate = _fail_on(fail_on)
+    missing = [c for c in _NEED_DECLARED if c in gate and not declared]
+    if missing and not any(v.strip() == "any" for f in fail_on for v in f.split(",")):
+        raise InputError(f"--fail-on {missing[0]} needs --declared FILE")
+    fmt = _format(fmt, output)
+    declarations = decl.load(declared) if declared else None
+    thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
+    result = report_io.build(
+        get_client(tracking_uri), experiments, models, declarations, thresholds
+    )
+
+    if fmt == "json":
+        text = report_render.dumps(report_render.report_json(result)) + "\n"
+    elif fmt == "markdown":
+        text = report_render.report_markdown(result)
+    else:
+        from mlflow_debt.report_html import report_html
+
+        text = report_html(result)
+    summary = report_render.summary_line(result)
+    if output and output != "-":
+        _write(output, text)
+        click.echo(f"Wrote {output}: {summary}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+    hit = [(c.id, len(c.findings)) for c in result.checks if c.id in gate and c.findings]
+    if hit:
+        found = ", ".join(f"{n} in {cid}" for cid, n in hit)
+        raise DebtFound(f"--fail-on: found {found}")

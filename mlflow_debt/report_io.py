@@ -1,0 +1,338 @@
+"""The MLflow reads behind ``mlflow-debt report``: one pass over the runs and the registry.
+
+What is read, each as a paged or batched search, never one call per run:
+
+* every registered model (its tags hold the version limit, its aliases say what serves) and
+  every live model version (``search_model_versions``);
+* every LoggedModel (``search_logged_models``): its metrics, its artifact location, and whether
+  it was ever registered (retired runs, as in ``consumers``);
+* the feature-tagged runs of the experiments, streamed once into the consumer analysis of
+  :mod:`mlflow_debt.lineage`; as they stream by, the runs behind live versions are noted (code
+  version, metrics, features) and every run's feature names are counted (decoded once per
+  distinct feature set);
+* the live versions' source runs that stream did not carry (no feature tags, another
+  experiment, deleted): batched ``search_runs(attributes.run_id IN (...))``;
+* each selected live version's ``MLmodel`` file (signature, artifact present): one small
+  download per version, side by side against an HTTP server;
+* the prune history (:func:`mlflow_debt.registry.read_audit`).
+
+Then :func:`mlflow_debt.checks.assess` does the rest, without I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from mlflow_debt import checks, consumers_io, registry, store, tags
+from mlflow_debt.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
+from mlflow_debt.errors import NotFoundError
+from mlflow_debt.lineage import Declarations, VersionRow, analyze
+
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+#: Runs per batched ``attributes.run_id IN (...)`` look-up.
+RUN_BATCH = 500
+
+
+@dataclasses.dataclass
+class _RunFacts:
+    """What the report keeps of a live version's source run."""
+
+    experiment_id: str
+    deleted: bool
+    features: tuple[str, ...] | None
+    complete: bool
+    git_commit: str | None
+    metrics: dict[str, float]
+
+
+def _run_facts(run: Any) -> _RunFacts:
+    fs = tags.decode(run.data.tags)
+    return _RunFacts(
+        experiment_id=run.info.experiment_id,
+        deleted=run.info.lifecycle_stage == "deleted",
+        features=None if fs is None else tuple(dict.fromkeys(r.name for r in fs.features)),
+        complete=True if fs is None else fs.complete,
+        git_commit=run.data.tags.get(GIT_COMMIT_TAG) or None,
+        metrics=dict(run.data.metrics),
+    )
+
+
+class _Tap:
+    """Watches the feature-run stream: counts feature names, keeps the wanted runs' facts."""
+
+    def __init__(self, wanted: set[str]) -> None:
+        self.wanted = wanted
+        self.found: dict[str, _RunFacts] = {}
+        self.seen: dict[str, int] = {}
+        # Runs with the same digest carry the same features: decode each feature set once.
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, run: Any) -> None:
+        run_tags = run.data.tags
+        key = run_tags.get(tags.DIGEST_KEY) or run_tags.get(tags.FEAST_KEY) or ""
+        names = self._names.get(key) if key else None
+        if names is None:
+            fs = tags.decode(run_tags)
+            names = () if fs is None else tuple(dict.fromkeys(r.name for r in fs.features))
+            if key and (fs is None or fs.complete):
+                self._names[key] = names
+        for name in names:
+            self.seen[name] = self.seen.get(name, 0) + 1
+        if run.info.run_id in self.wanted:
+            self.found[run.info.run_id] = _run_facts(run)
+
+
+def _experiments(client: MlflowClient) -> dict[str, str]:
+    """id -> name of every experiment, deleted ones included (a version's run may be in one)."""
+    out: dict[str, str] = {}
+    token = None
+    while True:
+        with store.mlflow_errors("Listing experiments"):
+            page = client.search_experiments(
+                view_type=ViewType.ALL, max_results=1000, page_token=token
+            )
+        out.update((e.experiment_id, e.name) for e in page)
+        token = page.token
+        if not token:
+            return out
+
+
+def _runs_by_id(
+    client: MlflowClient, experiment_ids: Sequence[str], run_ids: Iterable[str]
+) -> dict[str, _RunFacts]:
+    """The runs ``run_ids`` (deleted ones too), in batches."""
+    ids = sorted(set(run_ids))
+    found: dict[str, _RunFacts] = {}
+    if not ids or not experiment_ids:
+        return found
+    for start in range(0, len(ids), RUN_BATCH):
+        batch = ids[start : start + RUN_BATCH]
+        flt = "attributes.run_id IN (" + ", ".join(registry.quote(i) for i in batch) + ")"
+        token = None
+        while True:
+            with store.mlflow_errors("Reading source runs"):
+                page = client.search_runs(
+                    list(experiment_ids),
+                    filter_string=flt,
+                    run_view_type=ViewType.ALL,
+                    max_results=len(batch),
+                    page_token=token,
+                )
+            for run in page:
+                found[run.info.run_id] = _run_facts(run)
+            token = page.token
+            if not token:
+                break
+    return found
+
+
+@dataclasses.dataclass
+class _LoggedModel:
+    metrics: dict[str, float]
+    artifact_location: str
+
+
+def _latest_metrics(metrics: Iterable[Any]) -> dict[str, float]:
+    """key -> latest value (MLflow's rule: highest step, then newest)."""
+    best: dict[str, tuple[int, int, float]] = {}
+    for m in metrics or ():
+        cand = (int(m.step or 0), int(m.timestamp or 0), float(m.value))
+        if m.key not in best or cand > best[m.key]:
+            best[m.key] = cand
+    return {k: v[2] for k, v in best.items()}
+
+
+def _logged_models(
+    client: MlflowClient, experiment_ids: Sequence[str]
+) -> tuple[dict[str, _LoggedModel], set[str]]:
+    """model_id -> its metrics and location; and the source runs of ever-registered models."""
+    models: dict[str, _LoggedModel] = {}
+    registered: set[str] = set()
+    for lm in store.iter_logged_models(client, list(experiment_ids)):
+        models[lm.model_id] = _LoggedModel(
+            _latest_metrics(lm.metrics or []), str(lm.artifact_location or "")
+        )
+        history = (lm.tags or {}).get(consumers_io.MODEL_VERSIONS_TAG, "").strip()
+        if lm.source_run_id and history not in {"", "[]"}:
+            registered.add(lm.source_run_id)
+    return models, registered
+
+
+_NOT_FOUND = ("not found", "does not exist", "no such file", "404", "resource_does_not_exist")
+
+
+def _mlmodel(location: str, tmp: str) -> tuple[bool | None, bool | None]:
+    """(artifact present, has a signature) of the model at ``location``; None: unknown."""
+    import mlflow.artifacts
+
+    if not location:
+        return None, None
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=tmp
+        )
+        data = yaml.safe_load(Path(local).read_text(encoding="utf-8")) or {}
+    except (MlflowException, OSError) as exc:
+        text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
+        if isinstance(exc, FileNotFoundError) or any(s in text for s in _NOT_FOUND):
+            return False, None
+        return None, None
+    except yaml.YAMLError:
+        return True, None
+    return True, bool(isinstance(data, dict) and data.get("signature"))
+
+
+def _model_location(mv: Any, logged: Mapping[str, _LoggedModel]) -> str:
+    model_id = registry.model_id_of(mv)
+    if model_id:
+        lm = logged.get(model_id)
+        return lm.artifact_location if lm else ""
+    return str(mv.source or "")
+
+
+def _read_mlmodels(
+    client: MlflowClient, locations: Mapping[tuple[str, int], str]
+) -> dict[tuple[str, int], tuple[bool | None, bool | None]]:
+    keys = list(locations)
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def one(key: tuple[str, int]) -> tuple[bool | None, bool | None]:
+            return _mlmodel(locations[key], f"{tmp}/{key[0]}-{key[1]}")
+
+        results = registry._pmap(one, keys, registry.default_workers(client))
+    return dict(zip(keys, results, strict=True))
+
+
+def _prunes(client: MlflowClient) -> list[PruneFacts]:
+    by_prune: dict[str, list[registry.AuditEntry]] = {}
+    for entry in registry.read_audit(client):
+        by_prune.setdefault(entry.prune_id, []).append(entry)
+    return [
+        PruneFacts(
+            prune_id,
+            entries[0].started,
+            tuple(
+                PruneRecord(e.record.name, e.record.version, e.record.state, e.restored_as)
+                for e in entries
+            ),
+        )
+        for prune_id, entries in by_prune.items()
+    ]
+
+
+def read_facts(
+    client: MlflowClient,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
+    declarations: Declarations | None = None,
+    page_size: int = consumers_io.RUNS_PAGE,
+) -> tuple[Facts, dict[str, Any]]:
+    """Everything the checks need, and the scope of the read (for the report's header)."""
+    registry.ensure_reachable(client)
+    exps = store.experiments(client, experiments)
+    selected_exps = {e.experiment_id: e.name for e in exps}
+    all_exps = _experiments(client)
+
+    registered = registry.read_registered_models(client, ())
+    names = {rm.name for rm in registered}
+    for name in models:
+        if name not in names:
+            raise NotFoundError(f'Registered model "{name}" does not exist')
+    aliases = {rm.name: registry._aliases_of(rm) for rm in registered}
+    alias_by_model = {
+        name: {a: v for v, al in by_v.items() for a in al} for name, by_v in aliases.items()
+    }
+    versions = list(store.iter_model_versions(client))
+    logged, registered_runs = _logged_models(client, list(all_exps))
+
+    wanted = {str(mv.run_id) for mv in versions if mv.run_id}
+    tap = _Tap(wanted)
+    lineage = analyze(
+        consumers_io.iter_feature_runs(client, selected_exps, page_size=page_size, tap=tap),
+        [VersionRow(mv.name, int(mv.version), mv.run_id or None) for mv in versions],
+        alias_by_model,
+        declarations=declarations,
+        judge_absent=not experiments,
+        registered_runs=registered_runs,
+    )
+    runs = dict(tap.found)
+    runs.update(_runs_by_id(client, list(all_exps), wanted - set(runs)))
+
+    scoped = set(models) or names
+    locations = {
+        (mv.name, int(mv.version)): _model_location(mv, logged)
+        for mv in versions
+        if mv.name in scoped
+    }
+    mlmodels = _read_mlmodels(client, locations)
+
+    facts_versions = []
+    for mv in versions:
+        key = (mv.name, int(mv.version))
+        run = runs.get(str(mv.run_id)) if mv.run_id else None
+        model_id = registry.model_id_of(mv)
+        lm = logged.get(model_id) if model_id else None
+        artifact, signature = mlmodels.get(key, (None, None))
+        facts_versions.append(
+            VersionFacts(
+                model=mv.name,
+                version=key[1],
+                run_id=mv.run_id or None,
+                aliases=tuple(sorted(aliases.get(mv.name, {}).get(key[1], []))),
+                stage=mv.current_stage,
+                tags=dict(mv.tags or {}),
+                run_found=run is not None,
+                run_deleted=bool(run and run.deleted),
+                experiment=all_exps.get(run.experiment_id, "") if run else "",
+                features=run.features if run else None,
+                features_complete=run.complete if run else True,
+                git_commit=run.git_commit if run else None,
+                run_metrics=run.metrics if run else {},
+                model_metrics=lm.metrics if lm else {},
+                signature=signature,
+                artifact=artifact,
+            )
+        )
+    facts = Facts(
+        lineage=lineage,
+        models={rm.name: ModelFacts(rm.name, dict(rm.tags or {})) for rm in registered},
+        versions=facts_versions,
+        features_seen=tap.seen,
+        prunes=_prunes(client),
+        declarations=declarations,
+        selected=tuple(dict.fromkeys(models)),
+    )
+    scope = {
+        "tracking_uri": store.tracking_uri_of(client),
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "experiments": sorted(selected_exps.values()) if experiments else [],
+        "models": list(dict.fromkeys(models)),
+        "declared": declarations.path if declarations else None,
+        "runs_read": lineage.runs_read,
+        "versions_read": len(versions),
+        "registered_models": len(registered),
+    }
+    return facts, scope
+
+
+def build(
+    client: MlflowClient,
+    experiments: Sequence[str] = (),
+    models: Sequence[str] = (),
+    declarations: Declarations | None = None,
+    thresholds: checks.Thresholds | None = None,
+    page_size: int = consumers_io.RUNS_PAGE,
+) -> checks.DebtReport:
+    """Read the store and assess it: the one core call behind ``mlflow-debt report``."""
+    facts, scope = read_facts(client, experiments, models, declarations, page_size)
+    return dataclasses.replace(checks.assess(facts, thresholds), scope=scope)

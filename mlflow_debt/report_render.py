@@ -1,0 +1,280 @@
+"""``mlflow-debt report`` as JSON (a stable interface) and Markdown (a PR comment, a wiki page).
+
+Pure: a :class:`~mlflow_debt.checks.DebtReport` in, text out. Both formats carry the same
+findings; the HTML page is drawn by :mod:`mlflow_debt.report_html`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from mlflow_debt.checks import (
+    FAIL,
+    SKIPPED,
+    DebtReport,
+    Finding,
+    Graph,
+    ModelScore,
+    PruneFacts,
+)
+
+#: Version of the JSON document; bumped only for incompatible changes (fields are only added).
+JSON_SCHEMA = 1
+
+
+def restore_command(prune_id: str) -> str:
+    return f"mlflow-debt restore --prune-id {prune_id}"
+
+
+def score_text(s: ModelScore) -> str:
+    return f"{s.passed}/{s.applicable}"
+
+
+def summary_line(report: DebtReport) -> str:
+    """One line for the terminal: checks failed, findings, the worst model."""
+    failed = [c.id for c in report.checks if c.status == FAIL]
+    n = len(report.findings)
+    line = (
+        f"{len(failed)} of {sum(1 for c in report.checks if c.status != SKIPPED)} checks failed, "
+        f"{n} finding{'' if n == 1 else 's'}"
+    )
+    if failed:
+        line += f" ({', '.join(failed)})"
+    return line
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "check": f.check,
+        "severity": f.severity,
+        "subject": f.subject,
+        "message": f.message,
+        "models": list(f.models),
+        "fix": f.fix,
+        "detail": dict(f.detail),
+    }
+
+
+def _prune_json(p: PruneFacts) -> dict[str, Any]:
+    return {
+        "prune_id": p.prune_id,
+        "started": p.started,
+        "models": list(p.models),
+        "deleted": p.count("deleted"),
+        "failed": p.count("failed"),
+        "restored": p.restored,
+        "restore": restore_command(p.prune_id),
+    }
+
+
+def _graph_json(g: Graph) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "name": n.name,
+                "degree": n.degree,
+                **(
+                    {"high_fan_out": n.high_fan_out, "changed": n.changed}
+                    if n.kind == "feature"
+                    else {"consumer_kind": n.consumer_kind}
+                ),
+            }
+            for n in g.nodes
+        ],
+        "edges": [
+            {"source": e.source, "target": e.target, "kind": e.kind, "changed": e.changed}
+            for e in g.edges
+        ],
+        "omitted_features": g.omitted_features,
+    }
+
+
+def report_json(report: DebtReport) -> dict[str, Any]:
+    """The report as a JSON-able dict (schema documented in the README)."""
+    return {
+        "schema": JSON_SCHEMA,
+        "scope": dict(report.scope),
+        "summary": {
+            "checks": {
+                status: sum(1 for c in report.checks if c.status == status)
+                for status in ("pass", "fail", "skipped")
+            },
+            "findings": len(report.findings),
+            "scores": [
+                {
+                    "model": s.model,
+                    "passed": s.passed,
+                    "applicable": s.applicable,
+                    "failed": list(s.failed),
+                }
+                for s in report.scores
+            ],
+            "top": [finding_json(f) for f in report.top],
+        },
+        "checks": [
+            {
+                "id": c.id,
+                "title": c.check.title,
+                "status": c.status,
+                "note": c.note,
+                "findings": [finding_json(f) for f in c.findings],
+            }
+            for c in report.checks
+        ],
+        "graph": _graph_json(report.graph),
+        "prunes": [_prune_json(p) for p in report.prunes],
+    }
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+
+def md_text(text: str) -> str:
+    """Store text made inert in Markdown: no HTML, no table breaks."""
+    return (
+        html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    )
+
+
+def md_fix(f: Finding) -> str:
+    """A finding's fix: a command as inline code, an action as text."""
+    return md_code(f.fix) if f.fix_is_command else md_text(f.fix)
+
+
+def md_code(text: str) -> str:
+    """A command as inline code (backticks in it fall back to plain text)."""
+    if not text:
+        return ""
+    if "`" in text or "\n" in text:
+        return md_text(text)
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+_BADGE = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "➖ skipped"}
+_SEVERITY = {"high": "🔴 high", "medium": "🟠 medium", "low": "🟡 low"}
+
+
+def _mermaid_label(text: str) -> str:
+    # Mermaid labels in quotes take HTML entities; quotes and brackets must not end the label.
+    return html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def _mermaid(g: Graph) -> list[str]:
+    out = ["```mermaid", "graph LR"]
+    for n in g.nodes:
+        label = _mermaid_label(n.name)
+        if n.kind == "feature":
+            mark = " ⚠" if n.changed else ""
+            out.append(f'  {n.id}["{label}{mark}"]')
+        else:
+            out.append(f'  {n.id}(["{label}"])')
+    for e in g.edges:
+        if e.kind == "output":
+            out.append(f"  {e.source} -. output .-> {e.target}")
+        else:
+            out.append(f"  {e.source} {'-. changed .->' if e.changed else '-->'} {e.target}")
+    wide = [n.id for n in g.nodes if n.kind == "feature" and n.high_fan_out]
+    changed = [n.id for n in g.nodes if n.kind == "feature" and n.changed]
+    out.append("  classDef wide stroke-width:3px")
+    out.append("  classDef changed fill:#fde2e1,stroke:#c0392b")
+    if wide:
+        out.append(f"  class {','.join(wide)} wide")
+    if changed:
+        out.append(f"  class {','.join(changed)} changed")
+    out.append("```")
+    return out
+
+
+def report_markdown(report: DebtReport) -> str:
+    """The whole report as Markdown: summary, graph (Mermaid), one section per check."""
+    scope = report.scope
+    lines = ["# ML technical debt report", ""]
+    where = [f"Tracking URI `{scope.get('tracking_uri', '')}`"]
+    if scope.get("experiments"):
+        where.append("experiments " + ", ".join(md_text(e) for e in scope["experiments"]))
+    if scope.get("models"):
+        where.append("models " + ", ".join(md_text(m) for m in scope["models"]))
+    if scope.get("declared"):
+        where.append(f"declarations `{scope['declared']}`")
+    if scope.get("generated_at"):
+        where.append(f"generated {scope['generated_at']}")
+    lines += [" · ".join(where), "", f"**{md_text(summary_line(report))}**", ""]
+
+    if report.top:
+        lines += ["## Most urgent", ""]
+        for i, f in enumerate(report.top, start=1):
+            fix = f" Fix: {md_fix(f)}" if f.fix else ""
+            lines.append(f"{i}. {_SEVERITY[f.severity]} **{f.check}**: {md_text(f.message)}{fix}")
+        lines.append("")
+    if report.scores:
+        lines += ["## Scores", ""]
+        rows = [
+            [md_text(s.model), score_text(s), ", ".join(s.failed) or "—"] for s in report.scores
+        ]
+        lines += _table(["model", "checks passed", "failing checks"], rows)
+        lines.append("")
+
+    lines += ["## Entanglement graph", ""]
+    if report.graph.nodes:
+        lines += _mermaid(report.graph)
+        if report.graph.omitted_features:
+            lines.append(f"\n{report.graph.omitted_features} more features not drawn.")
+    else:
+        lines.append("No run carries feature tags: nothing to draw.")
+    lines.append("")
+
+    for c in report.checks:
+        doc = c.check
+        lines += [f"## {doc.title} (`{c.id}`) — {_BADGE[c.status]}", ""]
+        if c.note:
+            lines += [md_text(c.note[:1].upper() + c.note[1:]) + ".", ""]
+        if c.findings:
+            rows = [
+                [_SEVERITY[f.severity], md_text(f.subject), md_text(f.message), md_fix(f)]
+                for f in c.findings
+            ]
+            lines += _table(["severity", "subject", "finding", "fix"], rows)
+            lines.append("")
+        if c.id == "prune-history" and report.prunes:
+            rows = [
+                [
+                    md_text(p.started),
+                    md_text(", ".join(p.models)),
+                    str(p.count("deleted")),
+                    str(p.restored),
+                    md_code(restore_command(p.prune_id)),
+                ]
+                for p in report.prunes
+            ]
+            lines += _table(["started", "models", "deleted", "restored", "undo"], rows)
+            lines.append("")
+        lines += [f"<details><summary>About {c.id}</summary>", ""]
+        lines += [
+            f"**Detects:** {md_text(doc.detects)}",
+            "",
+            f"**Why it is debt:** {md_text(doc.why)}",
+            "",
+            f"**Pay it down:** {md_text(doc.fix)}",
+            "",
+            "</details>",
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
