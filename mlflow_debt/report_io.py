@@ -30,7 +30,6 @@ from typing import Any
 
 import yaml
 from mlflow.entities import ViewType
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import checks, consumers_io, registry, store, tags
@@ -182,13 +181,13 @@ def _mlmodel(location: str, tmp: str) -> tuple[bool | None, bool | None]:
             artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=tmp
         )
         data = yaml.safe_load(Path(local).read_text(encoding="utf-8")) or {}
-    except (MlflowException, OSError) as exc:
+    except yaml.YAMLError:
+        return True, None
+    except Exception as exc:  # any artifact store's error: missing SDK, network, permissions
         text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
         if isinstance(exc, FileNotFoundError) or any(s in text for s in _NOT_FOUND):
             return False, None
         return None, None
-    except yaml.YAMLError:
-        return True, None
     return True, bool(isinstance(data, dict) and data.get("signature"))
 
 
