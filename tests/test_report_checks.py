@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import NEW_AGE, OLD_AGE, SESSIONS, make_run, register
+from lineage_fixtures import NEW_AGE, OLD_AGE, SESSIONS, make_run
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 from mlflow.tracking import MlflowClient
@@ -13,7 +13,7 @@ pytest.register_assert_rewrite("report_fixtures")
 from report_fixtures import assess, clean_version, findings, subjects  # noqa: E402
 
 from mlflow_debt import checks, registry  # noqa: E402
-from mlflow_debt.checks import FAIL, PASS, SKIPPED  # noqa: E402
+from mlflow_debt.checks import PASS, SKIPPED  # noqa: E402
 from mlflow_debt.cli import cli  # noqa: E402
 from mlflow_debt.declarations import parse  # noqa: E402
 
