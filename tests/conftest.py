@@ -38,6 +38,7 @@ SERVER_MODULES = {
     "test_prune_cli",
     "test_prune_audit",
     "test_consumers_cli",
+    "test_report_cli",
 }
 
 #: Tests in those modules that stay on SQLite, with why (their owners can fix and remove them).
