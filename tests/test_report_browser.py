@@ -1,0 +1,192 @@
+"""The HTML debt report in a real browser: it draws, fits 1280 px, runs nothing, fetches nothing.
+
+Headless Debian Chromium driven by Playwright, launched as in ``test_browser.py``: without
+Chromium or Playwright the tests skip locally and fail under ``CI=true``. Screenshots land in
+the test's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lineage_fixtures import row, version
+from test_report_html import IMG, SCRIPT, team_report
+
+from mlflow_debt import checks, lineage
+from mlflow_debt.checks import DebtReport, Facts, ModelFacts
+from mlflow_debt.report_html import report_html
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("MLFLOW_DEBT_TEST_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDTH = 1280
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI needs it: .ci/run installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed")
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": WIDTH, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class Opened:
+    """A report opened from a file, with what the page logged and fetched."""
+
+    def __init__(self, browser: Any, report: DebtReport, path: Path) -> None:
+        path.write_text(report_html(report), encoding="utf-8")
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page = browser.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url)
+        self.page.wait_for_load_state("load")
+
+    def scroll_width(self) -> int:
+        return int(self.page.evaluate("document.documentElement.scrollWidth"))
+
+
+@pytest.fixture
+def opened(browser: Any, tmp_path: Path) -> Iterator[Opened]:
+    o = Opened(browser, team_report(), tmp_path / "report.html")
+    try:
+        yield o
+    finally:
+        o.page.close()
+
+
+def test_report_draws_its_graph_and_fetches_nothing(opened: Opened, tmp_path: Path) -> None:
+    page = opened.page
+    report = team_report()
+    svg = page.locator("svg.graph")
+    assert svg.is_visible()
+    box = svg.bounding_box()
+    assert box is not None and box["width"] > 600 and box["height"] > 150
+    n_features = sum(1 for n in report.graph.nodes if n.kind == "feature")
+    n_models = sum(1 for n in report.graph.nodes if n.kind == "model")
+    assert page.locator("svg.graph g.node.feature").count() == n_features == 6
+    assert page.locator("svg.graph g.node.model").count() == n_models == 5
+    # Every node is drawn inside the svg's box and has a non-empty box of its own.
+    for i in range(n_features + n_models):
+        nb = page.locator("svg.graph g.node").nth(i).bounding_box()
+        assert nb is not None and nb["width"] > 100 and nb["height"] > 10
+        assert box["x"] <= nb["x"] and nb["x"] + nb["width"] <= box["x"] + box["width"] + 1
+    assert page.locator("svg.graph path.edge.output").count() == 1
+    assert page.locator("svg.graph path.edge.reads.changed").count() == 2
+    assert opened.errors == []
+    assert opened.requests == [opened.url]
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+
+def test_report_fits_1280_px_and_shows_every_check(opened: Opened) -> None:
+    page = opened.page
+    assert page.viewport_size["width"] == WIDTH
+    assert opened.scroll_width() <= WIDTH
+    for check_id in checks.CHECK_IDS:
+        section = page.locator(f"section#{check_id}")
+        assert section.count() == 1
+        assert section.locator("h3").inner_text() == checks.CHECK_BY_ID[check_id].title
+    # The chips of a score card jump to the failing check's section.
+    chip = page.locator("article.score a.chip").first
+    target = chip.get_attribute("href")
+    chip.click()
+    assert page.evaluate("location.hash") == target
+    # "About this check" opens.
+    about = page.locator("section#entanglement details.about")
+    assert not about.locator("dd").first.is_visible()
+    about.locator("summary").click()
+    assert about.locator("dd").first.is_visible()
+
+
+def test_hostile_names_show_as_text_and_never_run(opened: Opened) -> None:
+    page = opened.page
+    text = page.inner_text("body")
+    assert SCRIPT in text  # in a finding's message and as a graph label
+    assert '<img src=x onerror="window.__xs' in text  # its graph label, shortened
+    names = page.evaluate("[...document.querySelectorAll('g.node')].map(g => g.dataset.name)")
+    assert SCRIPT in names and IMG in names
+    titles = page.evaluate(
+        "[...document.querySelectorAll('g.node.feature > title')].map(t => t.textContent)"
+    )
+    assert any(t.startswith(IMG + ":") for t in titles)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("script").count() == 0
+    assert page.locator("img").count() == 0
+    assert opened.errors == []
+
+
+def test_long_unbroken_names_do_not_overflow(browser: Any, tmp_path: Path) -> None:
+    feature = "f" * 180
+    model = "model_" + "m" * 150
+    runs = [
+        row("r", {feature: "num:+:m1", "x": "fp"}, "exp", 0),
+        row("s", {feature: "num:+:m9"}, "e" * 120, 1),
+    ]
+    facts = Facts(
+        lineage.analyze(runs, [version(model, 1, "r")]),
+        {model: ModelFacts(model)},
+        [checks.VersionFacts(model, 1, "r", features=(feature, "x"))],
+        {feature: 2, "y" * 200: 1},
+    )
+    report = checks.assess(facts)
+    assert report.findings  # long names end up in tables too
+    o = Opened(browser, report, tmp_path / "long.html")
+    try:
+        assert o.scroll_width() <= WIDTH
+        o.page.emulate_media(media="print")
+        o.page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+        assert o.scroll_width() <= 794
+        assert o.errors == []
+        o.page.screenshot(path=str(tmp_path / "long.png"), full_page=True)
+    finally:
+        o.page.close()
+
+
+def test_empty_report_renders_in_the_browser(browser: Any, tmp_path: Path) -> None:
+    report = checks.assess(Facts(lineage.analyze([]), {}, [], {}))
+    o = Opened(browser, report, tmp_path / "empty.html")
+    try:
+        assert o.page.locator("svg.graph").count() == 0
+        assert "No feature lineage to draw" in o.page.inner_text("#graph")
+        assert o.scroll_width() <= WIDTH
+        assert o.errors == []
+    finally:
+        o.page.close()
