@@ -34,6 +34,15 @@ def customers(n_rows: int = 5000, seed: int = 0, user_age_unit: str = "years") -
         }
     )
     noise = rng.normal(0, 1, n_rows)
+    # The churn model's score, as the ads team reads it from the scoring table: a feature that
+    # is another model's output (a correction cascade), and, as it turns out, a useless one.
+    churn_logit = (
+        0.08 * df["days_since_login"]
+        + 0.5 * df["support_tickets"]
+        - 0.05 * df["tenure_months"]
+        - 0.1 * df["session_count"]
+    )
+    df["churn_model_score"] = (1 / (1 + np.exp(-churn_logit - rng.normal(0, 0.5, n_rows)))).round(4)
     plan_rank = df["plan"].map({p: i for i, p in enumerate(PLANS)})
     # Targets depend on the features so the models learn something real.
     df["churned"] = (

@@ -1,8 +1,9 @@
 """The churn team's five models. Their feature sets overlap on purpose: that is the entanglement.
 
-user_age       churn_model, ltv_model, fraud_model
-session_count  churn_model, recommender, ads_ranker
-plan           churn_model, ltv_model, recommender
+user_age           churn_model, ltv_model, fraud_model
+session_count      churn_model, recommender, ads_ranker
+plan               churn_model, ltv_model, recommender
+churn_model_score  ads_ranker (churn_model's output: a correction cascade)
 ...
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
 from sklearn.model_selection import GridSearchCV
@@ -66,7 +68,7 @@ SPECS = {
         ModelSpec(
             "ads_ranker",
             "clicked",
-            ("session_count", "avg_session_minutes", "discount_pct"),
+            ("session_count", "avg_session_minutes", "discount_pct", "churn_model_score"),
             ("region",),
         ),
     ]
@@ -86,6 +88,9 @@ def build(spec: ModelSpec, alpha: float):
     """An unfitted sklearn estimator for ``spec``; ``alpha`` is its regularisation strength."""
     if spec.name == "ltv_model":
         head = RidgeClassifier(alpha=alpha)
+    elif spec.name == "ads_ranker":
+        # A sparse model: L1 drives the coefficients of features that do not help to zero.
+        head = LogisticRegression(penalty="l1", solver="liblinear", C=0.02 / alpha)
     elif spec.name == "fraud_model":
         head = SGDClassifier(loss="log_loss", alpha=alpha / 1000, random_state=0)
     else:
@@ -95,3 +100,28 @@ def build(spec: ModelSpec, alpha: float):
         # A hyper-parameter search: dozens of inner fits, recorded once.
         return GridSearchCV(pipeline, {"model__C": [0.1 / alpha, 1.0 / alpha]}, cv=3)
     return pipeline
+
+
+def importances(model) -> dict[str, float]:
+    """Each input column's share of the fitted linear head's absolute weight (sums to 1).
+
+    A one-hot encoded column counts the weights of all its categories. Logged as metrics
+    ``feature_importance.<column>``, the convention the debt report reads.
+    """
+    pipeline = getattr(model, "best_estimator_", model)
+    prep, head = pipeline.named_steps["prep"], pipeline.named_steps["model"]
+    weights = np.abs(np.atleast_2d(head.coef_)).sum(axis=0)
+    out: dict[str, float] = {}
+    for name, _transformer, columns in prep.transformers_:
+        span = prep.output_indices_[name]
+        if name == "num":
+            for column, w in zip(columns, weights[span], strict=True):
+                out[column] = float(w)
+        elif name == "cat":
+            encoder = prep.named_transformers_["cat"]
+            start = span.start
+            for column, categories in zip(columns, encoder.categories_, strict=True):
+                out[column] = float(weights[start : start + len(categories)].sum())
+                start += len(categories)
+    total = sum(out.values()) or 1.0
+    return {k: round(v / total, 6) for k, v in out.items()}

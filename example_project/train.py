@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from data import customers
-from models import SPECS, build
+from models import SPECS, build, importances
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> str:
             registered_model_name=None if args.no_register else spec.name,
         )
         mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
+        mlflow.log_metrics({f"feature_importance.{k}": v for k, v in importances(model).items()})
         print(f"{spec.name}: accuracy={accuracy:.3f} run_id={run.info.run_id}")
         return run.info.run_id
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mlflow-debt demo, end to end, on MLflow's embedded default (a local SQLite store, no server).
 # Needs only Python 3.10+ and pip: it makes .venv, installs mlflow-debt, trains the churn team's
-# five models with `mlflow run`, then shows the feature tags, version limits and entanglement.
+# five models with `mlflow run`, then shows the feature tags, version limits, entanglement, and
+# writes the debt report.
 # Everything it writes goes to .demo/ (wiped at each start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,18 @@ echo "As a CI gate (--fail-on undeclared) it exits $?."
 set -e
 show mlflow-debt impact user_age
 
-step "5. See it in the MLflow UI"
+step "5. The debt report: one page for the team lead, one exit code for CI"
+show mlflow-debt report --declared example_project/declared_consumers.yaml --output .demo/report.html
+show mlflow-debt report --declared example_project/declared_consumers.yaml --output .demo/report.md
+sed -n '/^## Most urgent/,/^## Entanglement graph/p' .demo/report.md | sed '$d'
+set +e
+show mlflow-debt report --declared example_project/declared_consumers.yaml \
+  --fail-on correction-cascade,undeclared-consumer --format json >/dev/null
+echo "As a CI gate (--fail-on correction-cascade,undeclared-consumer) it exits $?."
+set -e
+echo "Open it: $ROOT/.demo/report.html (one self-contained file: share it, attach it to CI)."
+
+step "6. See it in the MLflow UI"
 echo "  .venv/bin/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI"
 echo "  then open http://127.0.0.1:5000: experiment churn-team, any run, Tags (mlflow_debt.*);"
 echo "  Models: churn_model shows its kept versions and its mlflow_debt.max_versions tag."
