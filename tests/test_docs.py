@@ -42,3 +42,13 @@ def test_help_works_without_importing_mlflow() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
     assert "features" in out.stdout and "prune" in out.stdout
+
+
+def test_every_report_check_is_documented() -> None:
+    from mlflow_debt.checks import CHECKS
+
+    guide = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    for check in CHECKS:
+        assert f"### `{check.id}` — {check.title}" in guide, check.id
+        assert f"| `{check.id}` |" in README, check.id
+    assert (ROOT / "docs" / "images" / "debt-report.png").exists()
