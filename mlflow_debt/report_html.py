@@ -317,7 +317,13 @@ def _scores(scores: Sequence[ModelScore]) -> str:
             f'<div class="score-line"><span class="score-num">{_e(line)}</span></div>'
             f'<div class="bar" role="img" aria-label="{pct}% of applicable checks passed">'
             f'<span style="width:{pct}%"></span></div>'
-            + (f'<div class="chips">{chips}</div>' if chips else "")
+            + (
+                f'<div class="chips">{chips}</div>'
+                if chips
+                else '<p class="all-pass">No failing check</p>'
+                if s.applicable
+                else ""
+            )
             + "</article>"
         )
     return (
@@ -884,7 +890,7 @@ main.wrap { padding-top: 24px; padding-bottom: 40px; }
 .status.skipped { background: var(--skip-soft); color: var(--skip); }
 
 .scores-block { margin-top: 28px; }
-.scores { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 12px; }
+.scores { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
 .score { background: var(--card); border: 1px solid var(--line); border-left: 4px solid var(--skip);
   border-radius: 10px; padding: 12px 16px; min-width: 0; }
 .score h3 { font-family: var(--mono); font-size: 14px; font-weight: 600; white-space: nowrap;
@@ -902,6 +908,8 @@ main.wrap { padding-top: 24px; padding-bottom: 40px; }
 .score.bad .score-num { color: var(--fail); font-weight: 600; }
 .score.fair .score-num { color: var(--warn); font-weight: 600; }
 .chips { display: flex; flex-wrap: wrap; gap: 5px; margin-top: 10px; }
+.all-pass { margin: 10px 0 0; color: var(--pass); font-size: 13px; }
+.all-pass::before { content: "\\2713\\00a0"; }
 .chip { font-family: var(--mono); font-size: 11.5px; color: var(--fail);
   background: var(--fail-soft); border-radius: 5px; padding: 1px 7px; }
 
@@ -975,8 +983,8 @@ tbody tr:nth-child(even) td { background: #fbfcfd; }
 .subject-cell { font-family: var(--mono); font-size: 12.5px; }
 .num { text-align: right; }
 col.c-sev { width: 96px; } col.c-subject { width: 19%; } col.c-fix { width: 31%; }
-col.c-id { width: 100px; } col.c-when { width: 150px; } col.c-n { width: 84px; }
-col.c-restore { width: 38%; }
+col.c-id { width: 100px; } col.c-when { width: 180px; } col.c-n { width: 84px; }
+col.c-restore { width: 40%; }
 h4.sub { margin: 18px 0 0; font-size: 14px; font-weight: 650; }
 .about { margin-top: 12px; font-size: 14px; }
 .about summary { cursor: pointer; color: var(--muted); font-weight: 600; font-size: 13.5px; }
