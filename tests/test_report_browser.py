@@ -190,3 +190,50 @@ def test_empty_report_renders_in_the_browser(browser: Any, tmp_path: Path) -> No
         assert o.errors == []
     finally:
         o.page.close()
+
+
+def test_cli_report_of_a_real_store_in_the_browser(
+    browser: Any, tracking_uri: str, client: Any, tmp_path: Path
+) -> None:
+    """``mlflow-debt report`` on the example team's store, opened as a file."""
+    import json
+
+    from click.testing import CliRunner
+    from lineage_fixtures import SESSIONS, make_run, register, team_scenario, write_declarations
+
+    from mlflow_debt.cli import cli
+
+    team_scenario(client)
+    features = {SCRIPT: SESSIONS, IMG: SESSIONS, "churn_model_score": "x"}
+    hostile = make_run(client, "ads", features, start=100)  # ads_ranker's latest run
+    register(client, "ads_ranker", hostile)
+    out = tmp_path / "report.html"
+    args = ["report", "--tracking-uri", tracking_uri, "--declared", write_declarations(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
+    nodes = doc["graph"]["nodes"]
+    assert {n["name"] for n in nodes} >= {"user_age", SCRIPT, IMG, "churn_model", "ads_ranker"}
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(out.resolve().as_uri())
+        svg = page.locator("svg.graph")
+        box = svg.bounding_box()
+        assert svg.is_visible() and box is not None and box["width"] > 0 and box["height"] > 0
+        assert page.locator("svg.graph g.node").count() == len(nodes)
+        drawn = page.evaluate("[...document.querySelectorAll('g.node')].map(g => g.dataset.name)")
+        assert sorted(drawn) == sorted(n["name"] for n in nodes)
+        # churn_model_score is churn_model's output: a cascade edge into ads_ranker's feature.
+        assert page.locator("svg.graph path.edge.output").count() == 1
+        assert page.locator("svg.graph g.node.feature.changed").count() == 1  # user_age
+        assert int(page.evaluate("document.documentElement.scrollWidth")) <= WIDTH
+        assert SCRIPT in page.inner_text("body")
+        assert page.evaluate("window.__xss") is None
+        assert errors == []
+        page.screenshot(path=str(tmp_path / "cli-report.png"), full_page=True)
+    finally:
+        page.close()
