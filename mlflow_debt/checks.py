@@ -578,7 +578,8 @@ def check_version_limit(
             held = len(plan.protected) + len(plan.unranked)
             msg = (
                 f"{name} has {n} live versions, its limit is {policy.max_versions}, but prune "
-                f"cannot remove any: {_plural(held, 'version')} are protected (alias, keep tag, "
+                f"cannot remove any: {_plural(held, 'version')} {'is' if held == 1 else 'are'} "
+                f"protected (alias, keep tag, "
                 f"stage) or have no {policy.metric}."
             )
             findings.append(

@@ -909,14 +909,14 @@ def restore(
 
     restored: list[Restored] = []
     existing: set[str] = set()
-    with _default_tracking_uri(client):
+    with default_tracking_uri(client):
         for e in todo:
             restored.append(_restore_one(client, e, existing))
     return restored, sorted(done.values(), key=_entry_key)
 
 
 @contextlib.contextmanager
-def _default_tracking_uri(client: MlflowClient) -> Iterator[None]:
+def default_tracking_uri(client: MlflowClient) -> Iterator[None]:
     """Point MLflow's default tracking URI at ``client``'s store for the duration.
 
     MLflow's SQL registry resolves a ``models:/m-...`` source through ``MlflowClient()`` (the

@@ -170,16 +170,19 @@ def _logged_models(
 _NOT_FOUND = ("not found", "does not exist", "no such file", "404", "resource_does_not_exist")
 
 
-def _mlmodel(location: str, tmp: str) -> tuple[bool | None, bool | None]:
+def _mlmodel(location: str, tmp: str, tracking_uri: str) -> tuple[bool | None, bool | None]:
     """(artifact present, has a signature) of the model at ``location``; None: unknown."""
     import mlflow.artifacts
 
     if not location:
         return None, None
     try:
+        # runs:/ URIs resolve through the tracking store: the client's, not the process default.
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=tmp
+            artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=tmp, tracking_uri=tracking_uri
         )
+        if not Path(local).is_file():  # MLflow 3.1 "downloads" a missing file as a directory
+            return False, None
         data = yaml.safe_load(Path(local).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         return True, None
@@ -187,8 +190,20 @@ def _mlmodel(location: str, tmp: str) -> tuple[bool | None, bool | None]:
         text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
         if isinstance(exc, FileNotFoundError) or any(s in text for s in _NOT_FOUND):
             return False, None
-        return None, None
+        return _listed(location, tracking_uri), None
     return True, bool(isinstance(data, dict) and data.get("signature"))
+
+
+def _listed(location: str, tracking_uri: str) -> bool | None:
+    """Whether ``location`` lists an ``MLmodel`` (some MLflow releases fail oddly on a missing
+    file instead of saying so); None when it cannot be listed either."""
+    import mlflow.artifacts
+
+    try:
+        files = mlflow.artifacts.list_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
+    except Exception:
+        return None
+    return any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files)
 
 
 def _model_location(mv: Any, logged: Mapping[str, _LoggedModel]) -> str:
@@ -203,10 +218,11 @@ def _read_mlmodels(
     client: MlflowClient, locations: Mapping[tuple[str, int], str]
 ) -> dict[tuple[str, int], tuple[bool | None, bool | None]]:
     keys = list(locations)
-    with tempfile.TemporaryDirectory() as tmp:
+    # MLflow 3.1 resolves runs:/ URIs through the default store whatever tracking_uri says.
+    with tempfile.TemporaryDirectory() as tmp, registry.default_tracking_uri(client):
 
         def one(key: tuple[str, int]) -> tuple[bool | None, bool | None]:
-            return _mlmodel(locations[key], f"{tmp}/{key[0]}-{key[1]}")
+            return _mlmodel(locations[key], f"{tmp}/{key[0]}-{key[1]}", str(client.tracking_uri))
 
         results = registry._pmap(one, keys, registry.default_workers(client))
     return dict(zip(keys, results, strict=True))
