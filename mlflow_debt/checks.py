@@ -511,6 +511,7 @@ def check_version_limit(
 ) -> CheckResult:
     findings = []
     with_policy = 0
+    held_by_protection = 0
     for name in sorted(facts.models):
         versions = by_model.get(name, [])
         n = len(versions)
@@ -574,13 +575,13 @@ def check_version_limit(
                     detail,
                 )
             )
-        else:
-            held = len(plan.protected) + len(plan.unranked)
+        elif plan.unranked:
+            unranked = len(plan.unranked)
             msg = (
-                f"{name} has {n} live versions, its limit is {policy.max_versions}, but prune "
-                f"cannot remove any: {_plural(held, 'version')} {'is' if held == 1 else 'are'} "
-                f"protected (alias, keep tag, "
-                f"stage) or have no {policy.metric}."
+                f"{name} has {n} live versions, its limit is {policy.max_versions}, but "
+                f"{_plural(unranked, 'version')} ({_numbers_of(plan.unranked)}) "
+                f"{'has' if unranked == 1 else 'have'} no {policy.metric}: prune cannot rank "
+                f"{'it' if unranked == 1 else 'them'}."
             )
             findings.append(
                 Finding(
@@ -589,14 +590,23 @@ def check_version_limit(
                     name,
                     msg,
                     (name,),
-                    f"mlflow-debt prune --model {_shell(name)} --dry-run  (shows why each is kept)",
+                    f"mlflow-debt prune --model {_shell(name)} --prune-unranked --dry-run",
                     detail,
                 )
             )
+        else:
+            # Over the number only by aliased, kept or Production/Staging versions: that is
+            # what the policy means (protected versions are never pruned), not debt.
+            held_by_protection += 1
     note = (
         f"{_plural(len(facts.models), 'registered model')}, {with_policy} with a version limit; "
         f"no limit is flagged above {th.many_versions} live versions"
     )
+    if held_by_protection:
+        note += (
+            f"; {held_by_protection} above its limit only by protected (aliased, kept, "
+            "Production/Staging) versions"
+        )
     if not facts.models:
         return _result("version-limit", [], set(), "", skipped="no registered models")
     return _result("version-limit", findings, set(facts.models), note)

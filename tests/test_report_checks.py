@@ -147,14 +147,23 @@ def test_over_the_limit_names_what_prune_would_remove(client):
     assert finding.fix == "mlflow-debt prune --model churn_model"
 
 
-def test_over_the_limit_but_all_protected_says_why(client):
+def test_over_the_limit_only_by_protected_versions_is_no_debt(client):
     client.create_registered_model("churn_model", tags={"mlflow_debt.max_versions": "1"})
     clean_version(client, "churn_model", aliases=["champion"])
     clean_version(client, "churn_model", aliases=["challenger"])
+    report = assess(client)
+    assert status(report)["version-limit"] == PASS
+    assert "1 above its limit only by protected" in report.result("version-limit").note
+
+
+def test_over_the_limit_by_unranked_versions(client):
+    client.create_registered_model("churn_model", tags={"mlflow_debt.max_versions": "1"})
+    clean_version(client, "churn_model", metrics={"accuracy": 0.9})
+    clean_version(client, "churn_model", metrics={"rmse": 0.1})  # no accuracy: unranked
     (finding,) = findings(assess(client), "version-limit")
     assert finding.severity == checks.LOW
-    assert "cannot remove any" in finding.message
-    assert finding.detail["protected"] == [2, 1]
+    assert "1 version (v2) has no accuracy: prune cannot rank it" in finding.message
+    assert finding.fix == "mlflow-debt prune --model churn_model --prune-unranked --dry-run"
 
 
 def test_many_versions_without_a_limit(client):
