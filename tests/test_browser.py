@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium import launch
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 from server import MlflowServer, reset_store
@@ -24,49 +25,14 @@ from mlflow_debt.cli import cli
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("MLFLOW_DEBT_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Set to a path to refresh the README's screenshot from a test run.
 SCREENSHOT_OUT = os.environ.get("MLFLOW_DEBT_SCREENSHOT_OUT")
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI needs it: .ci/run installs it)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright for Python is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as pw:
-        # A persistent context gives Chromium its own fresh --user-data-dir.
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with launch(tmp_path_factory.mktemp("chromium-profile"), 1400, 1000) as context:
+        yield context
 
 
 @pytest.fixture

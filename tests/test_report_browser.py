@@ -7,12 +7,12 @@ the test's ``tmp_path``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import launch
 from lineage_fixtures import row, version
 from test_report_html import IMG, SCRIPT, team_report
 
@@ -22,47 +22,13 @@ from mlflow_debt.report_html import report_html
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("MLFLOW_DEBT_TEST_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTH = 1280
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI needs it: .ci/run installs it)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright for Python is not installed")
-    if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": WIDTH, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with launch(tmp_path_factory.mktemp("chromium-profile"), WIDTH, 900) as context:
+        yield context
 
 
 class Opened:
