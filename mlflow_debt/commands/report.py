@@ -148,7 +148,7 @@ def report(
     Runs every check - entanglement, undeclared-consumer, stale-declaration, version-limit,
     lineage-gap, reproducibility, underutilized-feature, correction-cascade, prune-history -
     over one pass of the runs and the model registry, and shows a score per registered model
-    (checks passed / applicable) and the three most urgent items. The README documents each
+    (checks passed / applicable) and the three most urgent items. docs/report.md documents each
     check: what it detects, why it is debt, and how to pay it down.
     """
     from mlflow_debt import declarations as decl
