@@ -20,7 +20,7 @@ from mlflow_debt import checks, lineage
 from mlflow_debt.checks import DebtReport, Facts, ModelFacts
 from mlflow_debt.report_html import report_html
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 WIDTH = 1280
 
