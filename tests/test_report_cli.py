@@ -199,6 +199,8 @@ def test_model_and_experiment_selection(store):
         ("version-limit", 1),
         ("correction-cascade", 1),
         ("lineage-gap", 1),
+        ("reproducibility", 1),
+        ("undeclared-consumer", 0),
         ("prune-history", 0),
         ("stale-declaration", 0),
         ("underutilized-feature,prune-history", 1),
