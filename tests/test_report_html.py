@@ -89,6 +89,8 @@ def team_facts() -> Facts:
         versions=[
             vf("churn_model", 1, "c1", aliases=("champion",)),
             vf("churn_model", 2, "c2", aliases=("challenger",)),
+            vf("churn_model", 3, "c2", run_metrics={"accuracy": 0.7}),
+            vf("churn_model", 4, "c2", run_metrics={"accuracy": 0.6}),  # over the limit
             vf("ltv_model", 1, "l1", signature=False),
             vf("fraud_model", 1, "f1"),
             vf("fraud_model", 2, "f2", git_commit=None),
