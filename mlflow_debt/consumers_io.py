@@ -92,13 +92,17 @@ def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
+def was_registered(model: Any) -> bool:
+    """Whether a LoggedModel was ever registered as a model version (MLflow records it)."""
+    return (model.tags or {}).get(MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
+
+
 def read_registered_runs(client: MlflowClient, experiment_ids: Sequence[str]) -> set[str]:
     """Source runs of the LoggedModels that were ever registered as a model version."""
     return {
         model.source_run_id
         for model in store.iter_logged_models(client, list(experiment_ids))
-        if model.source_run_id
-        and (model.tags or {}).get(MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
+        if model.source_run_id and was_registered(model)
     }
 
 

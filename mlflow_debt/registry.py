@@ -291,31 +291,39 @@ def read_versions(
     return out
 
 
-def experiment_ids(client: MlflowClient) -> list[str]:
-    """Every experiment id, deleted ones included (a version's run may live in one)."""
-    ids: list[str] = []
+def experiment_names(client: MlflowClient) -> dict[str, str]:
+    """id -> name of every experiment, deleted ones included (a version's run may live in one)."""
+    names: dict[str, str] = {}
     token = None
     while True:
         with mlflow_errors("Listing experiments"):
             page = client.search_experiments(
                 view_type=ViewType.ALL, max_results=1000, page_token=token
             )
-        ids.extend(e.experiment_id for e in page)
+        names.update((e.experiment_id, e.name) for e in page)
         token = page.token
         if not token:
-            return ids
+            return names
+
+
+def experiment_ids(client: MlflowClient) -> list[str]:
+    """Every experiment id, deleted ones included."""
+    return list(experiment_names(client))
+
+
+def latest_values(metrics: Iterable[Metric]) -> dict[str, float]:
+    """key -> latest value (MLflow's rule: highest step, then newest, then largest)."""
+    best: dict[str, tuple[int, int, float]] = {}
+    for m in metrics:
+        cand = (int(m.step or 0), int(m.timestamp or 0), float(m.value))
+        if m.key not in best or cand > best[m.key]:
+            best[m.key] = cand
+    return {k: v[2] for k, v in best.items()}
 
 
 def _latest(metrics: Iterable[Metric], key: str) -> float | None:
-    """The latest value of ``key`` (MLflow's rule: highest step, then newest, then largest)."""
-    best: tuple[int, int, float] | None = None
-    for m in metrics:
-        if m.key != key:
-            continue
-        cand = (int(m.step or 0), int(m.timestamp or 0), float(m.value))
-        if best is None or cand > best:
-            best = cand
-    return None if best is None else best[2]
+    """The latest value of ``key``."""
+    return latest_values(m for m in metrics if m.key == key).get(key)
 
 
 def read_metrics(

@@ -91,21 +91,6 @@ class _Tap:
             self.found[run.info.run_id] = _run_facts(run)
 
 
-def _experiments(client: MlflowClient) -> dict[str, str]:
-    """id -> name of every experiment, deleted ones included (a version's run may be in one)."""
-    out: dict[str, str] = {}
-    token = None
-    while True:
-        with store.mlflow_errors("Listing experiments"):
-            page = client.search_experiments(
-                view_type=ViewType.ALL, max_results=1000, page_token=token
-            )
-        out.update((e.experiment_id, e.name) for e in page)
-        token = page.token
-        if not token:
-            return out
-
-
 def _runs_by_id(
     client: MlflowClient, experiment_ids: Sequence[str], run_ids: Iterable[str]
 ) -> dict[str, _RunFacts]:
@@ -141,16 +126,6 @@ class _LoggedModel:
     artifact_location: str
 
 
-def _latest_metrics(metrics: Iterable[Any]) -> dict[str, float]:
-    """key -> latest value (MLflow's rule: highest step, then newest)."""
-    best: dict[str, tuple[int, int, float]] = {}
-    for m in metrics or ():
-        cand = (int(m.step or 0), int(m.timestamp or 0), float(m.value))
-        if m.key not in best or cand > best[m.key]:
-            best[m.key] = cand
-    return {k: v[2] for k, v in best.items()}
-
-
 def _logged_models(
     client: MlflowClient, experiment_ids: Sequence[str]
 ) -> tuple[dict[str, _LoggedModel], set[str]]:
@@ -159,10 +134,9 @@ def _logged_models(
     registered: set[str] = set()
     for lm in store.iter_logged_models(client, list(experiment_ids)):
         models[lm.model_id] = _LoggedModel(
-            _latest_metrics(lm.metrics or []), str(lm.artifact_location or "")
+            registry.latest_values(lm.metrics or []), str(lm.artifact_location or "")
         )
-        history = (lm.tags or {}).get(consumers_io.MODEL_VERSIONS_TAG, "").strip()
-        if lm.source_run_id and history not in {"", "[]"}:
+        if lm.source_run_id and consumers_io.was_registered(lm):
             registered.add(lm.source_run_id)
     return models, registered
 
@@ -256,7 +230,7 @@ def read_facts(
     registry.ensure_reachable(client)
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
-    all_exps = _experiments(client)
+    all_exps = registry.experiment_names(client)
 
     registered = registry.read_registered_models(client, ())
     names = {rm.name for rm in registered}
