@@ -141,8 +141,9 @@ def _peak_mb(fn: Callable[[], object]) -> float:
 def run(quick: bool) -> list[Row]:
     from mlflow.tracking import MlflowClient
 
-    from mlflow_debt import lineage_report, store
-    from mlflow_debt.consumers_io import RUNS_PAGE, build_report
+    from mlflow_debt import store
+    from mlflow_debt.consumers import render as lineage_report
+    from mlflow_debt.consumers.read import RUNS_PAGE, build_report
 
     n_runs = 2_000 if quick else 20_000
     uri = _store(n_runs)

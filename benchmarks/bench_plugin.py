@@ -30,7 +30,7 @@ PY = sys.executable
 PLUGIN_IMPORT_CODE = """
 import sys, time
 t = time.perf_counter(); import mlflow; total = time.perf_counter() - t
-from mlflow_debt import sklearn_hook
+from mlflow_debt.capture import hook as sklearn_hook
 sklearn_hook.uninstall()
 for name in [m for m in sys.modules if m == "mlflow_debt" or m.startswith("mlflow_debt.")]:
     del sys.modules[name]
@@ -63,7 +63,7 @@ INSTALL_CODE = """
 import time
 import sklearn.linear_model, sklearn.ensemble, sklearn.pipeline, sklearn.compose, sklearn.svm
 import sklearn.preprocessing, sklearn.model_selection, sklearn.tree, sklearn.neighbors
-from mlflow_debt import sklearn_hook
+from mlflow_debt.capture import hook as sklearn_hook
 t = time.perf_counter(); sklearn_hook.install(); print(time.perf_counter() - t)
 """
 SKLEARN_IMPORT_CODE = """

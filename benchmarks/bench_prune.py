@@ -172,7 +172,7 @@ def bare_reads(client: Any, batch: int = 500) -> dict[tuple[str, int], float | N
 
 
 def planning(client: Any, workers: int) -> Callable[[], Any]:
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
 
     def go() -> Any:
         return registry.load(client, registry.Selection(max_versions=3), workers=workers)
@@ -288,7 +288,7 @@ def _deletes(
     client: Any, models: list[str], per_model: int, rounds: int, per_round: int
 ) -> list[Row]:
     """Audited deletes: the same work with 1 worker and with CONCURRENCY, on disjoint models."""
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
 
     keep = max(1, per_model // 5)
     assert 2 * rounds * per_round <= len(models)

@@ -25,8 +25,10 @@ from harness import Row, interleaved_medians
 def run(quick: bool) -> list[Row]:
     from mlflow.tracking import MlflowClient
 
-    from mlflow_debt import report_io, report_render, store
-    from mlflow_debt.report_html import report_html
+    from mlflow_debt import store
+    from mlflow_debt.report import read as report_io
+    from mlflow_debt.report import text as report_render
+    from mlflow_debt.report.html import report_html
 
     n_runs = 2_000 if quick else 20_000
     uri = _store(n_runs)

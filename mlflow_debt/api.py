@@ -19,7 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from typing import Any
 
-from mlflow_debt import capture, tags
+from mlflow_debt import tags
+from mlflow_debt.capture import profile as capture
 from mlflow_debt.errors import InputError
 from mlflow_debt.tags import FeatureRecord, FeatureSet
 
@@ -59,7 +60,7 @@ def _capture_in_background(
     except Exception as exc:  # never surfaces in the user's code: one warning
         with _lock:
             _recorded.pop(run_id, None)
-        from mlflow_debt.sklearn_hook import MlflowDebtWarning
+        from mlflow_debt.capture.hook import MlflowDebtWarning
 
         warnings.warn(
             f"mlflow-debt could not record the features of run {run_id}: "

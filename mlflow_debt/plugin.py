@@ -2,7 +2,7 @@
 
 MLflow instantiates :class:`DebtRunContextProvider` while ``import mlflow`` runs (the
 ``mlflow.run_context_provider`` entry-point group). We use that moment to install the sklearn hook
-(:mod:`mlflow_debt.sklearn_hook`), which records features at fit time: the provider's own tags
+(:mod:`mlflow_debt.capture.hook`), which records features at fit time: the provider's own tags
 reach only runs made by ``mlflow.start_run()``, not those made by ``mlflow run``.
 
 A guest in every ``import mlflow`` (the tracking server's workers too): nothing heavy is imported,
@@ -24,7 +24,7 @@ class DebtRunContextProvider(RunContextProvider):
 
     def __init__(self) -> None:
         try:
-            from mlflow_debt import sklearn_hook
+            from mlflow_debt.capture import hook as sklearn_hook
 
             if not sklearn_hook.disabled():
                 sklearn_hook.install()

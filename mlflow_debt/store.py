@@ -2,7 +2,7 @@
 
 Everything here uses MLflow's public client API only (``MlflowClient``), so it works the same on the
 embedded SQLite default and on a shared ``mlflow server``. Reads are paged; nothing here issues one
-call per run. Registry reads and writes for pruning live in :mod:`mlflow_debt.registry`.
+call per run. Registry reads and writes for pruning live in :mod:`mlflow_debt.prune.registry`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import tags
-from mlflow_debt.lineage import RunRow, VersionRow
+from mlflow_debt.consumers.analysis import RunRow, VersionRow
 from mlflow_debt.tags import FeatureRecord
 
 OLD_AGE = "num:+:m41.2:s12.0:na0"

@@ -12,9 +12,10 @@ from lineage_fixtures import make_run, register
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt import checks, report_io
-from mlflow_debt.checks import DebtReport, Thresholds
-from mlflow_debt.lineage import Declarations
+from mlflow_debt.consumers.analysis import Declarations
+from mlflow_debt.report import checks
+from mlflow_debt.report import read as report_io
+from mlflow_debt.report.checks import DebtReport, Thresholds
 
 GIT = "mlflow.source.git.commit"
 COMMIT = "0f3c2a9d5b7e41c2a8f6d0e9b1c3a5e7f9d1b3c5"

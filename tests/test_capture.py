@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from mlflow_debt.capture import describe, preprocessing_by_column, profile, same_definition
+from mlflow_debt.capture.profile import describe, preprocessing_by_column, profile, same_definition
 
 
 def sample(seed: int, n: int = 5000) -> pd.DataFrame:

@@ -6,9 +6,9 @@ import json
 
 from lineage_fixtures import NEW_AGE, OLD_AGE, row, version
 
-from mlflow_debt import lineage_report as render
 from mlflow_debt import tags
-from mlflow_debt.lineage import Declarations, RunRow, analyze, impact
+from mlflow_debt.consumers import render
+from mlflow_debt.consumers.analysis import Declarations, RunRow, analyze, impact
 
 
 def _report(**kwargs):

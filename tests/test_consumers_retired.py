@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
 import mlflow_debt
-from mlflow_debt import lineage
 from mlflow_debt.cli import cli
-from mlflow_debt.lineage import RunRow, VersionRow
+from mlflow_debt.consumers import analysis as lineage
+from mlflow_debt.consumers.analysis import RunRow, VersionRow
 from mlflow_debt.tags import FeatureRecord, encode
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lineage_fixtures import DECLARED
 
-from mlflow_debt import declarations
+from mlflow_debt.consumers import declarations
 from mlflow_debt.errors import InputError, NotFoundError
 
 

@@ -66,7 +66,7 @@ def test_the_example_projects_own_mlproject_and_a_search_model(client, tracking_
 
 @pytest.mark.slow
 def test_a_unit_change_shows_in_the_fingerprint(client, tracking_uri) -> None:
-    from mlflow_debt.capture import same_definition
+    from mlflow_debt.capture.profile import same_definition
 
     years = tags.decode(client.get_run(mlflow_run(tracking_uri, "model=ltv_model")).data.tags)
     months = tags.decode(

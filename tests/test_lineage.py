@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from lineage_fixtures import NEW_AGE, OLD_AGE, SESSIONS, row, version
 
-from mlflow_debt import lineage, tags
-from mlflow_debt.lineage import Declarations, Pair, analyze, impact
+from mlflow_debt import tags
+from mlflow_debt.consumers import analysis as lineage
+from mlflow_debt.consumers.analysis import Declarations, Pair, analyze, impact
 
 
 def _names(report: lineage.Report) -> dict[str, tuple[str, ...]]:

@@ -20,7 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import mlflow_debt
-from mlflow_debt import sklearn_hook, tags
+from mlflow_debt import tags
+from mlflow_debt.capture import hook as sklearn_hook
 from mlflow_debt.errors import InputError
 from mlflow_debt.plugin import DebtRunContextProvider
 
@@ -174,7 +175,7 @@ def test_the_environment_variable_turns_capture_off(client, data, monkeypatch) -
 
 def test_a_capture_error_never_fails_the_fit(client, data, mocker) -> None:
     X, y = data
-    mocker.patch("mlflow_debt.capture.describe_sample", side_effect=RuntimeError("boom"))
+    mocker.patch("mlflow_debt.capture.profile.describe_sample", side_effect=RuntimeError("boom"))
     with mlflow.start_run() as run, pytest.warns(sklearn_hook.MlflowDebtWarning, match="boom"):
         model = LogisticRegression().fit(X[["user_age"]], y)
         mlflow_debt.flush()
@@ -328,11 +329,11 @@ def test_import_mlflow_survives_a_broken_capture_module(tmp_path) -> None:
     script = textwrap.dedent(
         """
         import sys, types
-        broken = types.ModuleType("mlflow_debt.sklearn_hook")
+        broken = types.ModuleType("mlflow_debt.capture.hook")
         def boom(*a, **k): raise RuntimeError("broken")
         broken.disabled = boom
         broken.install = boom
-        sys.modules["mlflow_debt.sklearn_hook"] = broken
+        sys.modules["mlflow_debt.capture.hook"] = broken
         import mlflow
         print("ok", mlflow.__version__)
         """

@@ -15,9 +15,9 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt import registry
 from mlflow_debt.cli import cli
 from mlflow_debt.errors import ServerError
+from mlflow_debt.prune import registry
 
 pytest.register_assert_rewrite("prune_fixtures")
 from prune_fixtures import live_versions, make_model  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlflow_debt.cli import cli
-from mlflow_debt.retention import KEEP_TAG
+from mlflow_debt.prune.plan import KEEP_TAG
 
 pytest.register_assert_rewrite("prune_fixtures")
 from prune_fixtures import live_versions, make_model  # noqa: E402

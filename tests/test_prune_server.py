@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt import registry
 from mlflow_debt.cli import cli
+from mlflow_debt.prune import registry
 
 pytest.register_assert_rewrite("prune_fixtures")
 from prune_fixtures import live_versions, make_model  # noqa: E402

@@ -16,9 +16,10 @@ from chromium import launch
 from lineage_fixtures import row, version
 from test_report_html import IMG, SCRIPT, team_report
 
-from mlflow_debt import checks, lineage
-from mlflow_debt.checks import DebtReport, Facts, ModelFacts
-from mlflow_debt.report_html import report_html
+from mlflow_debt.consumers import analysis as lineage
+from mlflow_debt.report import checks
+from mlflow_debt.report.checks import DebtReport, Facts, ModelFacts
+from mlflow_debt.report.html import report_html
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

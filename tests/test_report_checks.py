@@ -12,10 +12,11 @@ from mlflow.tracking import MlflowClient
 pytest.register_assert_rewrite("report_fixtures")
 from report_fixtures import assess, clean_version, findings, subjects  # noqa: E402
 
-from mlflow_debt import checks, registry  # noqa: E402
-from mlflow_debt.checks import PASS, SKIPPED  # noqa: E402
 from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.declarations import parse  # noqa: E402
+from mlflow_debt.consumers.declarations import parse  # noqa: E402
+from mlflow_debt.prune import registry  # noqa: E402
+from mlflow_debt.report import checks  # noqa: E402
+from mlflow_debt.report.checks import PASS, SKIPPED  # noqa: E402
 
 
 def status(report: checks.DebtReport) -> dict[str, str]:

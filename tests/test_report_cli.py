@@ -18,9 +18,9 @@ from mlflow.tracking import MlflowClient
 pytest.register_assert_rewrite("report_fixtures")
 from report_fixtures import clean_version  # noqa: E402
 
-from mlflow_debt.checks import CHECK_IDS  # noqa: E402
 from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.report_render import md_text  # noqa: E402
+from mlflow_debt.report.checks import CHECK_IDS  # noqa: E402
+from mlflow_debt.report.text import md_text  # noqa: E402
 
 XSS = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'

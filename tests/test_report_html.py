@@ -8,8 +8,11 @@ from html.parser import HTMLParser
 
 from lineage_fixtures import NEW_AGE, OLD_AGE, PLAN, SESSIONS, row, version
 
-from mlflow_debt import checks, lineage, tags
-from mlflow_debt.checks import (
+from mlflow_debt import tags
+from mlflow_debt.consumers import analysis as lineage
+from mlflow_debt.prune.plan import MAX_VERSIONS_TAG
+from mlflow_debt.report import checks
+from mlflow_debt.report.checks import (
     CHECK_IDS,
     DebtReport,
     Facts,
@@ -18,8 +21,7 @@ from mlflow_debt.checks import (
     PruneRecord,
     VersionFacts,
 )
-from mlflow_debt.report_html import crossings, report_html
-from mlflow_debt.retention import MAX_VERSIONS_TAG
+from mlflow_debt.report.html import crossings, report_html
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mlflow_debt.retention import (
+from mlflow_debt.prune.plan import (
     KEEP_TAG,
     LOWER_IS_BETTER_TAG,
     MAX_VERSIONS_TAG,

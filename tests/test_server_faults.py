@@ -24,8 +24,8 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from server import FaultProxy, MlflowServer, reset_store
 
-from mlflow_debt import registry
 from mlflow_debt.cli import cli
+from mlflow_debt.prune import registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

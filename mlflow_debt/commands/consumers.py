@@ -1,7 +1,8 @@
 """``mlflow-debt consumers`` and ``mlflow-debt impact``: who reads which feature.
 
-Thin: parse, call :func:`mlflow_debt.consumers_io.build_report`, render with
-:mod:`mlflow_debt.lineage_report`. MLflow is imported only when a command runs, so ``--help`` stays
+Thin: parse, call :func:`mlflow_debt.consumers.read.build_report`, render with
+:mod:`mlflow_debt.consumers.render`. MLflow is imported only when a command runs, so ``--help``
+stays
 fast.
 """
 
@@ -73,9 +74,9 @@ def consumers(
     consumers' latest runs, and - with --declared - consumers nobody declared and declarations
     nobody uses any more.
     """
-    from mlflow_debt import declarations as decl
-    from mlflow_debt import lineage_report as render
-    from mlflow_debt.consumers_io import build_report
+    from mlflow_debt.consumers import declarations as decl
+    from mlflow_debt.consumers import render
+    from mlflow_debt.consumers.read import build_report
     from mlflow_debt.store import get_client
 
     if fail_on == "undeclared" and not declared:
@@ -123,9 +124,9 @@ def impact(feature: str, tracking_uri: str | None, experiments: tuple[str, ...],
     A feature nobody reads is reported as such (with close matches) and exits 0: it has no
     recorded blast radius.
     """
-    from mlflow_debt import lineage
-    from mlflow_debt import lineage_report as render
-    from mlflow_debt.consumers_io import build_report
+    from mlflow_debt.consumers import analysis as lineage
+    from mlflow_debt.consumers import render
+    from mlflow_debt.consumers.read import build_report
     from mlflow_debt.store import get_client
 
     report = build_report(get_client(tracking_uri), experiments)

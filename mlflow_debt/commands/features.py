@@ -85,7 +85,7 @@ def backfill(
     that already have feature tags are left alone, so running it again changes nothing.
     """
     from mlflow_debt import store
-    from mlflow_debt.backfill import backfill as run_backfill
+    from mlflow_debt.capture.backfill import backfill as run_backfill
 
     client = store.get_client(tracking_uri)
     result = run_backfill(client, experiments, dry_run=dry_run)

@@ -1,7 +1,7 @@
 """``prune``, ``policy`` and ``restore``: version limits for the model registry (thin CLI).
 
-The rule lives in :mod:`mlflow_debt.retention` (pure), the MLflow I/O in
-:mod:`mlflow_debt.registry`; these commands parse, call them, and render.
+The rule lives in :mod:`mlflow_debt.prune.plan` (pure), the MLflow I/O in
+:mod:`mlflow_debt.prune.registry`; these commands parse, call them, and render.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _fmt_value(value: float | None) -> str:
 
 
 def _render_plan(plan: Any) -> None:
-    from mlflow_debt.retention import DELETE
+    from mlflow_debt.prune.plan import DELETE
 
     rows = [("MODEL", "VERSION", "METRIC", "VALUE", "DECISION", "REASON")]
     for name, mp in plan.models.items():
@@ -170,7 +170,7 @@ def prune(
     """
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
     from mlflow_debt.store import get_client
 
     client = get_client(tracking_uri)
@@ -198,7 +198,8 @@ def prune(
 
 
 def _finish(plan: Any, fmt: str, *, applied: bool, result: Any) -> None:
-    from mlflow_debt import registry, retention
+    from mlflow_debt.prune import plan as retention
+    from mlflow_debt.prune import registry
 
     deleted: dict[str, list[int]] = {}
     not_deleted: dict[str, list[dict[str, Any]]] = {}
@@ -277,7 +278,8 @@ def policy_set(
     """Give MODEL its own version limit."""
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
-    from mlflow_debt import registry, retention
+    from mlflow_debt.prune import plan as retention
+    from mlflow_debt.prune import registry
     from mlflow_debt.store import get_client
 
     pol = retention.Policy(
@@ -298,7 +300,7 @@ def policy_set(
 @tracking_uri_option
 def policy_unset(model: str, tracking_uri: str | None) -> None:
     """Remove MODEL's own version limit."""
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
     from mlflow_debt.store import get_client
 
     registry.unset_policy(get_client(tracking_uri), model)
@@ -314,7 +316,7 @@ def policy_show(
     models: tuple[str, ...], show_all: bool, fmt: str, tracking_uri: str | None
 ) -> None:
     """List the models that have their own version limit."""
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
     from mlflow_debt.store import get_client
 
     policies = registry.read_policies(get_client(tracking_uri), models)
@@ -384,7 +386,7 @@ def restore(
     version number (numbers are never reused), which this command prints. Select by --model,
     --version, --prune-id (combinable), or --all.
     """
-    from mlflow_debt import registry
+    from mlflow_debt.prune import registry
     from mlflow_debt.store import get_client
 
     client = get_client(tracking_uri)

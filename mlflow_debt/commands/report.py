@@ -1,7 +1,7 @@
 """``mlflow-debt report``: one page that shows a team its ML technical debt.
 
-Thin: parse, call :func:`mlflow_debt.report_io.build`, render with
-:mod:`mlflow_debt.report_render` or :mod:`mlflow_debt.report_html`, write, gate.
+Thin: parse, call :func:`mlflow_debt.report.read.build`, render with
+:mod:`mlflow_debt.report.text` or :mod:`mlflow_debt.report.html`, write, gate.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from mlflow_debt.checks import CHECK_IDS, Thresholds
 from mlflow_debt.errors import DebtFound, InputError
 from mlflow_debt.options import experiment_option, tracking_uri_option
+from mlflow_debt.report.checks import CHECK_IDS, Thresholds
 
 REPORT_EPILOG = """\b
 Examples:
@@ -151,8 +151,9 @@ def report(
     (checks passed / applicable) and the three most urgent items. docs/report.md documents each
     check: what it detects, why it is debt, and how to pay it down.
     """
-    from mlflow_debt import declarations as decl
-    from mlflow_debt import report_io, report_render
+    from mlflow_debt.consumers import declarations as decl
+    from mlflow_debt.report import read as report_io
+    from mlflow_debt.report import text as report_render
     from mlflow_debt.store import get_client
 
     gate = _fail_on(fail_on)
@@ -171,7 +172,7 @@ def report(
     elif fmt == "markdown":
         text = report_render.report_markdown(result)
     else:
-        from mlflow_debt.report_html import report_html
+        from mlflow_debt.report.html import report_html
 
         text = report_html(result)
     summary = report_render.summary_line(result)

@@ -1,6 +1,6 @@
 """The debt report as one self-contained HTML page.
 
-Pure: a :class:`~mlflow_debt.checks.DebtReport` in, a string out; no MLflow, no I/O. The page
+Pure: a :class:`~mlflow_debt.report.checks.DebtReport` in, a string out; no MLflow, no I/O. The page
 needs nothing but itself: CSS is inline, the entanglement graph is inline SVG, there is no
 script and no URL (a report is mailed, attached to tickets and opened offline).
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlflow_debt.checks import (
+from mlflow_debt.report.checks import (
     CHECKS,
     FAIL,
     HIGH,

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from mlflow_debt.consumers.analysis import Declarations
 from mlflow_debt.errors import InputError, NotFoundError
-from mlflow_debt.lineage import Declarations
 
 TOP_LEVEL_KEYS = ("version", "scope", "features", "outputs")
 SCOPES = ("all", "listed")

@@ -34,9 +34,9 @@ from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt import retention
 from mlflow_debt.errors import InputError, NotFoundError, ServerError
-from mlflow_debt.retention import Policy, PolicyError, PrunePlan, VersionInfo
+from mlflow_debt.prune import plan as retention
+from mlflow_debt.prune.plan import Policy, PolicyError, PrunePlan, VersionInfo
 from mlflow_debt.store import iter_model_versions, mlflow_errors, one_line
 
 #: The experiment that holds the prune history (one run per prune).

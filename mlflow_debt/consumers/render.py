@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mlflow_debt.lineage import EXPERIMENT, MODEL, TAG, Consumer, Impact, Report
+from mlflow_debt.consumers.analysis import EXPERIMENT, MODEL, TAG, Consumer, Impact, Report
 
 NO_FEATURES = (
     "No runs with feature tags found{where}. Train with mlflow-debt installed to record them, "

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlflow_debt.fingerprints import same_definition as same_definition  # re-exported
+from mlflow_debt.capture.fingerprint import same_definition as same_definition  # re-exported
 from mlflow_debt.tags import UNKNOWN, FeatureRecord
 
 #: Profiles are computed on at most this many rows (an even stride through the data): plenty

@@ -1,7 +1,7 @@
 """``mlflow-debt report`` as JSON (a stable interface) and Markdown (a PR comment, a wiki page).
 
-Pure: a :class:`~mlflow_debt.checks.DebtReport` in, text out. Both formats carry the same
-findings; the HTML page is drawn by :mod:`mlflow_debt.report_html`.
+Pure: a :class:`~mlflow_debt.report.checks.DebtReport` in, text out. Both formats carry the same
+findings; the HTML page is drawn by :mod:`mlflow_debt.report.html`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mlflow_debt.checks import (
+from mlflow_debt.report.checks import (
     FAIL,
     SKIPPED,
     DebtReport,

@@ -1,8 +1,9 @@
 """Who reads which feature: the consumer graph, changed definitions, undeclared consumers.
 
 Pure: plain data in (runs with their tags, live model versions, aliases, declarations), plain data
-out (:class:`Report`, :class:`Impact`). No MLflow, no I/O; :mod:`mlflow_debt.consumers_io` reads the
-store and :mod:`mlflow_debt.lineage_report` renders.
+out (:class:`Report`, :class:`Impact`). No MLflow, no I/O; :mod:`mlflow_debt.consumers.read`
+reads the
+store and :mod:`mlflow_debt.consumers.render` renders.
 
 **The consumer rule.** Every run that carries feature tags belongs to one or more *consumers*:
 
@@ -23,7 +24,8 @@ consumer, so a pruned version neither keeps a model's old definition alive nor t
 phantom consumer named after its experiment.
 
 A **changed definition** is a feature whose fingerprint differs between consumers' latest runs,
-compared with :func:`mlflow_debt.fingerprints.same_definition` (a numeric median or IQR may move
+compared with :func:`mlflow_debt.capture.fingerprint.same_definition` (a numeric median or IQR
+may move
 by one 0.1-decade bucket, the noise of re-sampling); an unknown fingerprint (``?``, e.g. from Feast
 tags) never counts as a change.
 """
@@ -35,7 +37,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mlflow_debt import tags as tagschema
-from mlflow_debt.fingerprints import same_definition
+from mlflow_debt.capture.fingerprint import same_definition
 from mlflow_debt.tags import UNKNOWN, FeatureSet
 
 #: How a consumer got its name (see the module docstring).

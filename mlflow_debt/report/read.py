@@ -7,16 +7,17 @@ What is read, each as a paged or batched search, never one call per run:
 * every LoggedModel (``search_logged_models``): its metrics, its artifact location, and whether
   it was ever registered (retired runs, as in ``consumers``);
 * the feature-tagged runs of the experiments, streamed once into the consumer analysis of
-  :mod:`mlflow_debt.lineage`; as they stream by, the runs behind live versions are noted (code
+  :mod:`mlflow_debt.consumers.analysis`; as they stream by, the runs behind live versions are
+  noted (code
   version, metrics, features) and every run's feature names are counted (decoded once per
   distinct feature set);
 * the live versions' source runs that stream did not carry (no feature tags, another
   experiment, deleted): batched ``search_runs(attributes.run_id IN (...))``;
 * each selected live version's ``MLmodel`` file (signature, artifact present): one small
   download per version, side by side against an HTTP server;
-* the prune history (:func:`mlflow_debt.registry.read_audit`).
+* the prune history (:func:`mlflow_debt.prune.registry.read_audit`).
 
-Then :func:`mlflow_debt.checks.assess` does the rest, without I/O.
+Then :func:`mlflow_debt.report.checks.assess` does the rest, without I/O.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ import yaml
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt import checks, consumers_io, registry, store, tags
-from mlflow_debt.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
+from mlflow_debt import store, tags
+from mlflow_debt.consumers import read as consumers_io
+from mlflow_debt.consumers.analysis import Declarations, VersionRow, analyze
 from mlflow_debt.errors import NotFoundError
-from mlflow_debt.lineage import Declarations, VersionRow, analyze
+from mlflow_debt.prune import registry
+from mlflow_debt.report import checks
+from mlflow_debt.report.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 #: Runs per batched ``attributes.run_id IN (...)`` look-up.

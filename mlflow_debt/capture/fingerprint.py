@@ -1,4 +1,4 @@
-"""Comparing fingerprints (see :mod:`mlflow_debt.capture` for how they are made). Pure, light."""
+"""Comparing fingerprints (:mod:`mlflow_debt.capture.profile` makes them). Pure, light."""
 
 from __future__ import annotations
 

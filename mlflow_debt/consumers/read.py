@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlflow_debt import store, tags
-from mlflow_debt.lineage import Declarations, Report, RunRow, VersionRow, analyze
+from mlflow_debt.consumers.analysis import Declarations, Report, RunRow, VersionRow, analyze
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

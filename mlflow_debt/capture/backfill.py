@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflow_debt import capture, store, tags
+from mlflow_debt import store, tags
+from mlflow_debt.capture import profile as capture
 from mlflow_debt.tags import FeatureRecord
 
 if TYPE_CHECKING:

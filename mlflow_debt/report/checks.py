@@ -1,7 +1,7 @@
 """The debt report's checks: plain facts about the store in, findings and scores out.
 
-Pure: no MLflow, no I/O. :mod:`mlflow_debt.report_io` gathers the facts in one pass over the
-store (:class:`Facts`), :func:`assess` runs every check, and :mod:`mlflow_debt.report_render`
+Pure: no MLflow, no I/O. :mod:`mlflow_debt.report.read` gathers the facts in one pass over the
+store (:class:`Facts`), :func:`assess` runs every check, and :mod:`mlflow_debt.report.text`
 draws the result as JSON, Markdown or HTML.
 
 Every check has a stable id (like a linter's rule code): ``--fail-on`` takes it, JSON carries
@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_debt import retention
-from mlflow_debt.lineage import Declarations, Report
-from mlflow_debt.retention import Policy, PolicyError, VersionInfo
+from mlflow_debt.consumers.analysis import Declarations, Report
+from mlflow_debt.prune import plan as retention
+from mlflow_debt.prune.plan import Policy, PolicyError, VersionInfo
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ class PruneFacts:
 
 @dataclass(frozen=True)
 class Facts:
-    """Everything the checks look at, read in one pass by :mod:`mlflow_debt.report_io`."""
+    """Everything the checks look at, read in one pass by :mod:`mlflow_debt.report.read`."""
 
     lineage: Report
     #: Every registered model (not only the selected ones: names matter for cascades).

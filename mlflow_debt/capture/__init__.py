@@ -1,0 +1,1 @@
+"""Feature capture: the scikit-learn hook, profiling, fingerprints, backfill."""

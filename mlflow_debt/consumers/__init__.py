@@ -1,0 +1,1 @@
+"""Entanglement: who reads which feature, declarations, reads and rendering."""

@@ -1,0 +1,1 @@
+"""Version limits: planning (pure), registry reads, deletion, audit trail, policies."""

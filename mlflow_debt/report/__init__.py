@@ -1,0 +1,1 @@
+"""The debt report: checks (pure), the one-pass read, JSON/Markdown/HTML rendering."""
