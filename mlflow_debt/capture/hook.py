@@ -55,7 +55,7 @@ def _record(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
         return
     try:
         X = args[0] if args else kwargs.get("X")
-        from mlflow_debt.api import record_fit
+        from mlflow_debt.capture.recorder import record_fit
 
         record_fit(estimator, X)
     except Exception as exc:  # never fail the user's fit
