@@ -2,8 +2,7 @@
 
 Thin: parse, call :func:`mlflow_debt.consumers.read.build_report`, render with
 :mod:`mlflow_debt.consumers.render`. MLflow is imported only when a command runs, so ``--help``
-stays
-fast.
+stays fast.
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ CONSUMERS_EPILOG = """\b
 Examples:
   mlflow-debt consumers
   mlflow-debt consumers --experiment churn --feature user_age
-  mlflow-debt consumers --declared consumers.yaml --fail-on undeclared
+  mlflow-debt consumers --declared consumers.yaml --fail-on undeclared-consumer
+  mlflow-debt consumers --declared consumers.yaml --fail-on entanglement,stale-declaration
   mlflow-debt consumers --declared consumers.yaml --fail-on any --format markdown > report.md
   mlflow-debt consumers --declared consumers.yaml --format json | jq '.undeclared'
 """
@@ -28,8 +28,6 @@ Examples:
   mlflow-debt impact "orders:total_spend" --format json
   mlflow-debt impact session_count --experiment ranking --format markdown
 """
-
-FAIL_ON = ("undeclared", "changed", "any")
 
 
 @click.command(epilog=CONSUMERS_EPILOG)
@@ -52,10 +50,13 @@ FAIL_ON = ("undeclared", "changed", "any")
 @format_option("text", "json", "markdown")
 @click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default=None,
-    help="Exit 1 if the report finds this: undeclared consumers (needs --declared), changed "
-    "definitions, or any of those and stale declarations. For CI.",
+    "fail_on",
+    multiple=True,
+    metavar="CHECK",
+    help="Exit 1 if the report finds this (the report's check ids, repeatable or "
+    "comma-separated): undeclared-consumer (needs --declared), entanglement (changed "
+    "definitions), stale-declaration (needs --declared), or any. The older words undeclared "
+    "and changed still work. For CI.",
 )
 def consumers(
     tracking_uri: str | None,
@@ -63,7 +64,7 @@ def consumers(
     features: tuple[str, ...],
     declared: str | None,
     fmt: str,
-    fail_on: str | None,
+    fail_on: tuple[str, ...],
 ) -> None:
     """Which models read which feature, and what changed under them.
 
@@ -74,41 +75,30 @@ def consumers(
     consumers' latest runs, and - with --declared - consumers nobody declared and declarations
     nobody uses any more.
     """
+    from mlflow_debt.consumers import analysis, render
     from mlflow_debt.consumers import declarations as decl
-    from mlflow_debt.consumers import render
     from mlflow_debt.consumers.read import build_report
+    from mlflow_debt.gates import names_any, parse_fail_on, words
     from mlflow_debt.store import get_client
 
-    if fail_on == "undeclared" and not declared:
-        raise InputError("--fail-on undeclared needs --declared FILE")
+    gate = parse_fail_on(fail_on, analysis.GATE_CHECKS, analysis.GATE_ALIASES)
+    needs = [c for c in analysis.NEED_DECLARED if c in gate]
+    if needs and not declared and not names_any(fail_on):
+        word = next(w for w in words(fail_on) if analysis.GATE_ALIASES.get(w, w) in needs)
+        raise InputError(f"--fail-on {word} needs --declared FILE")
     declarations = decl.load(declared) if declared else None
     report = build_report(
         get_client(tracking_uri), experiments, declarations, only_features=features
     )
+    out, note = render.render_report(report, fmt, declared, experiments)
+    click.echo(out)
+    if note:
+        click.echo(note, err=True)
     if report.empty:
-        sentence = render.no_features_sentence(experiments)
-        if fmt == "json":
-            click.echo(render.dumps(render.report_json(report, declared)))
-            click.echo(sentence, err=True)
-        else:
-            click.echo(sentence)
         return
-    if fmt == "json":
-        click.echo(render.dumps(render.report_json(report, declared)))
-    elif fmt == "markdown":
-        click.echo(render.report_markdown(report))
-    else:
-        click.echo(render.report_text(report))
-
-    found = []
-    if fail_on in ("undeclared", "any") and report.undeclared:
-        found.append(f"{len(report.undeclared)} undeclared consumer(s)")
-    if fail_on in ("changed", "any") and report.changed:
-        found.append(f"{len(report.changed)} changed definition(s)")
-    if fail_on == "any" and report.stale:
-        found.append(f"{len(report.stale)} stale declaration(s)")
+    found = analysis.gate(report, gate)
     if found:
-        raise DebtFound(f"--fail-on {fail_on}: found " + ", ".join(found))
+        raise DebtFound(f"--fail-on {','.join(fail_on)}: found " + ", ".join(found))
 
 
 @click.command(epilog=IMPACT_EPILOG)
@@ -124,24 +114,14 @@ def impact(feature: str, tracking_uri: str | None, experiments: tuple[str, ...],
     A feature nobody reads is reported as such (with close matches) and exits 0: it has no
     recorded blast radius.
     """
-    from mlflow_debt.consumers import analysis as lineage
-    from mlflow_debt.consumers import render
+    from mlflow_debt.consumers import analysis, render
     from mlflow_debt.consumers.read import build_report
     from mlflow_debt.store import get_client
 
     report = build_report(get_client(tracking_uri), experiments)
-    if report.empty:
-        sentence = render.no_features_sentence(experiments)
-        if fmt == "json":
-            click.echo(render.dumps(render.impact_json(lineage.impact(report, feature))))
-            click.echo(sentence, err=True)
-        else:
-            click.echo(sentence)
-        return
-    result = lineage.impact(report, feature)
-    if fmt == "json":
-        click.echo(render.dumps(render.impact_json(result)))
-    elif fmt == "markdown":
-        click.echo(render.impact_markdown(result))
-    else:
-        click.echo(render.impact_text(result))
+    out, note = render.render_impact(
+        analysis.impact(report, feature), fmt, report.empty, experiments
+    )
+    click.echo(out)
+    if note:
+        click.echo(note, err=True)

@@ -395,3 +395,23 @@ def impact(report: Report, feature: str) -> Impact:
         for n in usage.consumers
     )
     return Impact(feature, hit, usage)
+
+
+#: The report's check ids that ``consumers --fail-on`` takes (one vocabulary for both commands).
+GATE_CHECKS: tuple[str, ...] = ("undeclared-consumer", "entanglement", "stale-declaration")
+#: ``consumers --fail-on``'s older words, kept: each names one check id.
+GATE_ALIASES: dict[str, str] = {"undeclared": "undeclared-consumer", "changed": "entanglement"}
+#: The checks that need a declarations file.
+NEED_DECLARED: tuple[str, ...] = ("undeclared-consumer", "stale-declaration")
+
+
+def gate(report: Report, checks: Collection[str]) -> list[str]:
+    """What the ``--fail-on`` gate finds in ``report`` for these check ids (empty: it passes)."""
+    found = []
+    if "undeclared-consumer" in checks and report.undeclared:
+        found.append(f"{len(report.undeclared)} undeclared consumer(s)")
+    if "entanglement" in checks and report.changed:
+        found.append(f"{len(report.changed)} changed definition(s)")
+    if "stale-declaration" in checks and report.stale:
+        found.append(f"{len(report.stale)} stale declaration(s)")
+    return found

@@ -14,11 +14,12 @@ checks it passes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_debt.consumers.analysis import Declarations, Report
+from mlflow_debt.output import plural, shell_quote
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.plan import Policy, PolicyError, VersionInfo
 
@@ -401,10 +402,6 @@ def _numbers(versions: Sequence[VersionFacts]) -> str:
     return ", ".join(f"v{v.version}" for v in versions)
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
 def _result(
     check_id: str,
     findings: Sequence[Finding],
@@ -437,10 +434,10 @@ def check_entanglement(facts: Facts, th: Thresholds) -> CheckResult:
                 HIGH,
                 usage.name,
                 f"{usage.name!r} has {len(usage.definitions)} definitions among its "
-                f"{_plural(len(usage.consumers), 'consumer')}: {', '.join(newest.consumers)} "
+                f"{plural(len(usage.consumers), 'consumer')}: {', '.join(newest.consumers)} "
                 f"trained on the newest, {', '.join(behind)} on older ones.",
                 usage.consumers,
-                f"mlflow-debt impact {_shell(usage.name)}",
+                f"mlflow-debt impact {shell_quote(usage.name)}",
                 {
                     "feature": usage.name,
                     "definitions": [
@@ -452,8 +449,8 @@ def check_entanglement(facts: Facts, th: Thresholds) -> CheckResult:
         )
     wide = [u for u in report.features if len(u.consumers) >= th.fan_out]
     note = (
-        f"{_plural(len(report.features), 'feature')} read by "
-        f"{_plural(len(report.consumers), 'consumer')}; "
+        f"{plural(len(report.features), 'feature')} read by "
+        f"{plural(len(report.consumers), 'consumer')}; "
         f"{len(wide)} read by {th.fan_out} or more"
     )
     applicable = {name for name in report.consumers if name in facts.models}
@@ -499,7 +496,7 @@ def check_declarations(facts: Facts) -> tuple[CheckResult, CheckResult]:
     ]
     declared_names = {n for names in decl.features.values() for n in names}
     applicable = {n for n in facts.models if n in report.consumers or n in declared_names}
-    note = f"{_plural(len(decl.features), 'declared feature')} in {where} (scope: {decl.scope})"
+    note = f"{plural(len(decl.features), 'declared feature')} in {where} (scope: {decl.scope})"
     return (
         _result("undeclared-consumer", undeclared, applicable, note),
         _result("stale-declaration", stale, applicable, note),
@@ -525,7 +522,7 @@ def check_version_limit(
                     name,
                     f"{name}'s version limit cannot be read: {exc}",
                     (name,),
-                    f"mlflow-debt policy set {_shell(name)} --max-versions N",
+                    f"mlflow-debt policy set {shell_quote(name)} --max-versions N",
                     {"model": name, "live_versions": n, "error": str(exc)},
                 )
             )
@@ -539,7 +536,7 @@ def check_version_limit(
                         name,
                         f"{name} has {n} live versions and no version limit.",
                         (name,),
-                        f"mlflow-debt policy set {_shell(name)} --max-versions "
+                        f"mlflow-debt policy set {shell_quote(name)} --max-versions "
                         f"{min(th.many_versions, 5)}",
                         {"model": name, "live_versions": n, "max_versions": None},
                     )
@@ -562,7 +559,7 @@ def check_version_limit(
         if deletable:
             msg = (
                 f"{name} has {n} live versions, its limit is {policy.max_versions}: prune "
-                f"would remove {_plural(deletable, 'version')} ({_numbers_of(plan.delete)})."
+                f"would remove {plural(deletable, 'version')} ({_numbers_of(plan.delete)})."
             )
             findings.append(
                 Finding(
@@ -571,7 +568,7 @@ def check_version_limit(
                     name,
                     msg,
                     (name,),
-                    f"mlflow-debt prune --model {_shell(name)}",
+                    f"mlflow-debt prune --model {shell_quote(name)}",
                     detail,
                 )
             )
@@ -579,7 +576,7 @@ def check_version_limit(
             unranked = len(plan.unranked)
             msg = (
                 f"{name} has {n} live versions, its limit is {policy.max_versions}, but "
-                f"{_plural(unranked, 'version')} ({_numbers_of(plan.unranked)}) "
+                f"{plural(unranked, 'version')} ({_numbers_of(plan.unranked)}) "
                 f"{'has' if unranked == 1 else 'have'} no {policy.metric}: prune cannot rank "
                 f"{'it' if unranked == 1 else 'them'}."
             )
@@ -590,7 +587,7 @@ def check_version_limit(
                     name,
                     msg,
                     (name,),
-                    f"mlflow-debt prune --model {_shell(name)} --prune-unranked --dry-run",
+                    f"mlflow-debt prune --model {shell_quote(name)} --prune-unranked --dry-run",
                     detail,
                 )
             )
@@ -599,7 +596,7 @@ def check_version_limit(
             # what the policy means (protected versions are never pruned), not debt.
             held_by_protection += 1
     note = (
-        f"{_plural(len(facts.models), 'registered model')}, {with_policy} with a version limit; "
+        f"{plural(len(facts.models), 'registered model')}, {with_policy} with a version limit; "
         f"no limit is flagged above {th.many_versions} live versions"
     )
     if held_by_protection:
@@ -645,7 +642,8 @@ def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]])
         gaps = untagged + partial + no_run
         experiments = sorted({v.experiment for v in untagged + partial if v.experiment})
         fix = (
-            "mlflow-debt backfill " + " ".join(f"--experiment {_shell(e)}" for e in experiments)
+            "mlflow-debt backfill "
+            + " ".join(f"--experiment {shell_quote(e)}" for e in experiments)
             if experiments
             else "re-train with mlflow-debt installed and register the new version"
         )
@@ -654,7 +652,7 @@ def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]])
                 "lineage-gap",
                 MEDIUM,
                 name,
-                f"{name}: {_plural(len(gaps), 'live version')} without lineage "
+                f"{name}: {plural(len(gaps), 'live version')} without lineage "
                 f"({'; '.join(parts)}).",
                 (name,),
                 fix,
@@ -670,7 +668,7 @@ def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]])
     n = sum(len(by_model[m]) for m in applicable)
     if not applicable:
         return _result("lineage-gap", [], set(), "", skipped="no live model versions")
-    return _result("lineage-gap", findings, applicable, f"{_plural(n, 'live version')} checked")
+    return _result("lineage-gap", findings, applicable, f"{plural(n, 'live version')} checked")
 
 
 #: What reproducibility looks at, in the order findings list it.
@@ -731,7 +729,7 @@ def check_reproducibility(facts: Facts, by_model: Mapping[str, list[VersionFacts
             )
         )
     n = sum(len(by_model[m]) for m in applicable)
-    note = f"{_plural(n, 'live version')} checked"
+    note = f"{plural(n, 'live version')} checked"
     if unknown:
         note += f"; the model artifact of {unknown} could not be read"
     if not applicable:
@@ -769,7 +767,7 @@ def check_underutilized(
                 "underutilized-feature",
                 LOW,
                 feature,
-                f"{feature!r} appears in {_plural(runs, 'run')} but no live version or current "
+                f"{feature!r} appears in {plural(runs, 'run')} but no live version or current "
                 "consumer reads it (legacy).",
                 (),
                 f"stop computing {feature!r} in the training pipelines",
@@ -815,7 +813,7 @@ def check_underutilized(
                 )
     applicable = {v.model for v in with_features}
     note = (
-        f"{_plural(len(facts.features_seen), 'feature')} seen in runs, {len(read_live)} read by "
+        f"{plural(len(facts.features_seen), 'feature')} seen in runs, {len(read_live)} read by "
         f"live versions; importances logged for {scored}"
     )
     return _result("underutilized-feature", findings, applicable, note)
@@ -864,7 +862,7 @@ def check_cascades(facts: Facts) -> CheckResult:
                     f"changing {producer} changes {consumer}'s input.",
                     (consumer,),
                     f"evaluate {consumer} whenever {producer} changes "
-                    f"(mlflow-debt impact {_shell(usage.name)})",
+                    f"(mlflow-debt impact {shell_quote(usage.name)})",
                     {"feature": usage.name, "producer": producer, "consumer": consumer},
                 )
             )
@@ -873,8 +871,8 @@ def check_cascades(facts: Facts) -> CheckResult:
         "correction-cascade",
         findings,
         applicable,
-        f"{_plural(len(report.features), 'feature')} matched against "
-        f"{_plural(len(names), 'model name')} and {_plural(len(outputs), 'declared output')}",
+        f"{plural(len(report.features), 'feature')} matched against "
+        f"{plural(len(names), 'model name')} and {plural(len(outputs), 'declared output')}",
     )
 
 
@@ -892,7 +890,7 @@ def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:
                     f"The prune of {p.started or 'unknown date'} failed to delete "
                     f"{', '.join(f'v{r.version}' for r in mine)} of {model}.",
                     (model,),
-                    f"mlflow-debt prune --model {_shell(model)}",
+                    f"mlflow-debt prune --model {shell_quote(model)}",
                     {"prune_id": p.prune_id, "model": model, "failed": [r.version for r in mine]},
                 )
             )
@@ -903,7 +901,7 @@ def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:
         "prune-history",
         findings,
         applicable,
-        f"{_plural(len(facts.prunes), 'prune')} recorded, "
+        f"{plural(len(facts.prunes), 'prune')} recorded, "
         f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them",
     )
 
@@ -1036,11 +1034,7 @@ def assess(facts: Facts, th: Thresholds | None = None) -> DebtReport:
     )
 
 
-_SAFE = re.compile(r"^[\w@%+=:,./-]+$")
-
-
-def _shell(word: str) -> str:
-    """``word`` quoted for a POSIX shell when it needs it (fix commands are copy-pasted)."""
-    if _SAFE.match(word):
-        return word
-    return "'" + word.replace("'", "'\"'\"'") + "'"
+def gate(report: DebtReport, checks: Collection[str]) -> str:
+    """What ``--fail-on`` finds: ``"1 in entanglement, 2 in lineage-gap"``; empty: it passes."""
+    hit = [(c.id, len(c.findings)) for c in report.checks if c.id in checks and c.findings]
+    return ", ".join(f"{n} in {cid}" for cid, n in hit)

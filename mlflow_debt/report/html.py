@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import html
 import re
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlflow_debt.output import plural
 from mlflow_debt.report.checks import (
     CHECKS,
     FAIL,
@@ -36,6 +36,7 @@ from mlflow_debt.report.checks import (
     ModelScore,
     PruneFacts,
 )
+from mlflow_debt.report.text import restore_command
 
 TITLE = "ML technical debt report"
 
@@ -52,8 +53,8 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+def _plural(n: int, word: str) -> str:
+    return plural(n, word, grouped=True)
 
 
 def _when(value: object) -> str:
@@ -419,7 +420,7 @@ def _prunes(prunes: Sequence[PruneFacts]) -> str:
         return ""
     rows = []
     for p in prunes:
-        command = f"mlflow-debt restore --prune-id {shlex.quote(p.prune_id)}"
+        command = restore_command(p.prune_id)
         rows.append(
             "<tr>"
             f'<td><code title="{_e(p.prune_id)}">{_e(p.prune_id[:8])}</code></td>'
