@@ -12,11 +12,13 @@ One rule each, used by every command:
 - :func:`md_text`, :func:`md_code` and :func:`md_table` make store strings inert in Markdown:
   no HTML (``<img onerror=…>``), no images or links (``![](http://…)``), no table breaks, no
   raw control characters.
+- :func:`html_escape` for HTML text and attributes alike.
 - :func:`plural` (``"3 features"``) and :func:`shell_quote` (fix commands are copy-pasted).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -77,6 +79,14 @@ def shell_quote(word: str) -> str:
 def dumps(data: object) -> str:
     """``data`` as the JSON every command prints (one policy: indent 2, non-ASCII kept)."""
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def html_escape(value: object) -> str:
+    """``value`` as HTML text or attribute value (store strings are untrusted)."""
+    return html.escape(str(value), quote=True)
 
 
 # --- Markdown ---------------------------------------------------------------------------------

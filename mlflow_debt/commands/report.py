@@ -15,7 +15,7 @@ import click
 from mlflow_debt.errors import DebtFound, InputError
 from mlflow_debt.options import experiment_option, tracking_uri_option
 from mlflow_debt.output import terminal_safe
-from mlflow_debt.report.checks import CHECK_IDS, Thresholds
+from mlflow_debt.report.model import CHECK_IDS, Thresholds
 
 REPORT_EPILOG = """\b
 Examples:
@@ -147,7 +147,7 @@ def report(
     from mlflow_debt.consumers import declarations as decl
     from mlflow_debt.gates import names_any, parse_fail_on
     from mlflow_debt.report import read as report_io
-    from mlflow_debt.report.checks import gate as find_gated
+    from mlflow_debt.report.assess import gate as find_gated
     from mlflow_debt.report.text import render, summary_line
     from mlflow_debt.store import get_client
 

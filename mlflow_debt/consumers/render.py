@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlflow_debt.consumers.analysis import (
-    EXPERIMENT,
-    MODEL,
-    TAG,
+    KIND_LABEL,
     Consumer,
     FeatureUsage,
     Impact,
@@ -34,8 +32,6 @@ NO_FEATURES = (
     "No runs with feature tags found{where}. Train with mlflow-debt installed to record them, "
     "or tag the runs you already have with `mlflow-debt backfill`."
 )
-
-_KIND_LABEL = {MODEL: "registered model", TAG: "consumer tag", EXPERIMENT: "experiment"}
 
 
 def no_features_sentence(experiments: Sequence[str] = ()) -> str:
@@ -119,7 +115,7 @@ _t = terminal_safe
 
 
 def _kind_label(c: Consumer) -> str:
-    return _KIND_LABEL.get(c.kind, c.kind)
+    return KIND_LABEL.get(c.kind, c.kind)
 
 
 def _version_text(c: Consumer) -> str:

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from mlflow_debt.output import dumps, md_code, md_table, md_text, plural, shell_quote, terminal_safe
-from mlflow_debt.report.checks import (
+from mlflow_debt.report.model import (
     FAIL,
     SKIPPED,
     DebtReport,
@@ -101,7 +101,7 @@ def report_json(report: DebtReport) -> dict[str, Any]:
     """The report as a JSON-able dict (schema documented in the README)."""
     return {
         "schema": JSON_SCHEMA,
-        "scope": dict(report.scope),
+        "scope": report.scope.as_json(),
         "summary": {
             "checks": {
                 status: sum(1 for c in report.checks if c.status == status)
@@ -187,15 +187,15 @@ def report_markdown(report: DebtReport) -> str:
     """The whole report as Markdown: summary, graph (Mermaid), one section per check."""
     scope = report.scope
     lines = ["# ML technical debt report", ""]
-    where = [f"Tracking URI {md_code(str(scope.get('tracking_uri', '')))}"]
-    if scope.get("experiments"):
-        where.append("experiments " + ", ".join(md_text(e) for e in scope["experiments"]))
-    if scope.get("models"):
-        where.append("models " + ", ".join(md_text(m) for m in scope["models"]))
-    if scope.get("declared"):
-        where.append(f"declarations {md_code(scope['declared'])}")
-    if scope.get("generated_at"):
-        where.append(f"generated {md_text(scope['generated_at'])}")
+    where = [f"Tracking URI {md_code(scope.tracking_uri)}"]
+    if scope.experiments:
+        where.append("experiments " + ", ".join(md_text(e) for e in scope.experiments))
+    if scope.models:
+        where.append("models " + ", ".join(md_text(m) for m in scope.models))
+    if scope.declared:
+        where.append(f"declarations {md_code(scope.declared)}")
+    if scope.generated_at:
+        where.append(f"generated {md_text(scope.generated_at)}")
     lines += [" · ".join(where), "", f"**{md_text(summary_line(report))}**", ""]
 
     if report.top:
