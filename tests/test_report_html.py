@@ -13,7 +13,6 @@ from mlflow_debt.consumers import analysis as lineage
 from mlflow_debt.prune.plan import MAX_VERSIONS_TAG
 from mlflow_debt.report.assess import assess as assess_facts
 from mlflow_debt.report.html import report_html
-from mlflow_debt.report.svg import crossings
 from mlflow_debt.report.model import (
     CHECK_IDS,
     DebtReport,
@@ -24,6 +23,7 @@ from mlflow_debt.report.model import (
     Scope,
     VersionFacts,
 )
+from mlflow_debt.report.svg import crossings
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'
