@@ -61,3 +61,21 @@ def words(values: Sequence[str]) -> list[str]:
 def names_any(values: Sequence[str]) -> bool:
     """Whether ``any`` is among the ``--fail-on`` values."""
     return any(v.strip() == ANY for value in values for v in value.split(","))
+
+
+def require_declarations(
+    values: Sequence[str],
+    gate: Sequence[str],
+    need: Sequence[str],
+    declared: bool,
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a gate on a check that needs ``--declared`` when no file is given.
+
+    ``any`` is exempt: it means every check that can run. The message names the word as given.
+    """
+    if declared or names_any(values) or not any(c in gate for c in need):
+        return
+    aliases = aliases or {}
+    word = next(w for w in words(values) if aliases.get(w, w) in need)
+    raise InputError(f"--fail-on {word} needs --declared FILE")

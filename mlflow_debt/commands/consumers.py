@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import click
 
-from mlflow_debt.errors import DebtFound, InputError
+from mlflow_debt.errors import DebtFound
 from mlflow_debt.options import experiment_option, format_option, tracking_uri_option
+from mlflow_debt.output import terminal_safe
 
 CONSUMERS_EPILOG = """\b
 Examples:
@@ -78,14 +79,12 @@ def consumers(
     from mlflow_debt.consumers import analysis, render
     from mlflow_debt.consumers import declarations as decl
     from mlflow_debt.consumers.read import build_report
-    from mlflow_debt.gates import names_any, parse_fail_on, words
+    from mlflow_debt.gates import parse_fail_on, require_declarations
     from mlflow_debt.store import get_client
 
-    gate = parse_fail_on(fail_on, analysis.GATE_CHECKS, analysis.GATE_ALIASES)
-    needs = [c for c in analysis.NEED_DECLARED if c in gate]
-    if needs and not declared and not names_any(fail_on):
-        word = next(w for w in words(fail_on) if analysis.GATE_ALIASES.get(w, w) in needs)
-        raise InputError(f"--fail-on {word} needs --declared FILE")
+    aliases = analysis.GATE_ALIASES
+    gate = parse_fail_on(fail_on, analysis.GATE_CHECKS, aliases)
+    require_declarations(fail_on, gate, analysis.NEED_DECLARED, bool(declared), aliases)
     declarations = decl.load(declared) if declared else None
     report = build_report(
         get_client(tracking_uri), experiments, declarations, only_features=features
@@ -98,7 +97,7 @@ def consumers(
         return
     found = analysis.gate(report, gate)
     if found:
-        raise DebtFound(f"--fail-on {','.join(fail_on)}: found " + ", ".join(found))
+        raise DebtFound(terminal_safe(f"--fail-on {','.join(fail_on)}: found {', '.join(found)}"))
 
 
 @click.command(epilog=IMPACT_EPILOG)

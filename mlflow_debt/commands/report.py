@@ -145,16 +145,14 @@ def report(
     check: what it detects, why it is debt, and how to pay it down.
     """
     from mlflow_debt.consumers import declarations as decl
-    from mlflow_debt.gates import names_any, parse_fail_on
+    from mlflow_debt.gates import parse_fail_on, require_declarations
     from mlflow_debt.report import read as report_io
     from mlflow_debt.report.assess import gate as find_gated
     from mlflow_debt.report.text import render, summary_line
     from mlflow_debt.store import get_client
 
     gate = parse_fail_on(fail_on, CHECK_IDS)
-    missing = [c for c in _NEED_DECLARED if c in gate and not declared]
-    if missing and not names_any(fail_on):
-        raise InputError(f"--fail-on {missing[0]} needs --declared FILE")
+    require_declarations(fail_on, gate, _NEED_DECLARED, bool(declared))
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)

@@ -27,10 +27,10 @@ import datetime as _dt
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
-from mlflow.entities import ViewType
+from mlflow.entities import Run, ViewType
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store, tags
@@ -67,7 +67,7 @@ class _RunFacts:
     metrics: dict[str, float]
 
 
-def _run_facts(run: Any) -> _RunFacts:
+def _run_facts(run: Run) -> _RunFacts:
     fs = tags.decode(run.data.tags)
     return _RunFacts(
         experiment_id=run.info.experiment_id,
@@ -89,7 +89,7 @@ class _Tap:
         # Runs with the same digest carry the same features: decode each feature set once.
         self._names: dict[str, tuple[str, ...]] = {}
 
-    def __call__(self, run: Any) -> None:
+    def __call__(self, run: Run) -> None:
         run_tags = run.data.tags
         key = run_tags.get(tags.DIGEST_KEY) or run_tags.get(tags.FEAST_KEY) or ""
         names = self._names.get(key) if key else None
@@ -193,7 +193,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
     return any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files)
 
 
-def _model_location(mv: Any, logged: Mapping[str, _LoggedModel]) -> str:
+def _model_location(mv: ModelVersion, logged: Mapping[str, _LoggedModel]) -> str:
     model_id = registry.model_id_of(mv)
     if model_id:
         lm = logged.get(model_id)
