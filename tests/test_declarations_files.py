@@ -242,3 +242,14 @@ def test_short_form_gates_the_consumers_command(tmp_path):
     )
     assert result.exit_code == 1, result.output
     assert "Undeclared consumers (1)\n  session_count: ads_ranker" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["deep-lists", "deep-flow-mappings", "billion-laughs"])
+def test_the_pure_python_parser_is_bounded_too(monkeypatch, kind):
+    """Without libyaml the shape check runs on PyYAML's own (non-recursive) parser."""
+    import yaml
+
+    monkeypatch.setattr(declarations, "_SafeLoader", yaml.SafeLoader)
+    with pytest.raises(InputError) as info:
+        declarations.parse(HOSTILE_TEXT[kind], "f.yaml")
+    assert "levels deep" in str(info.value) or "YAML nodes" in str(info.value)
