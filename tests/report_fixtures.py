@@ -13,9 +13,9 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.consumers.analysis import Declarations
-from mlflow_debt.report import checks
+from mlflow_debt.report import model as rmodel
 from mlflow_debt.report import read as report_io
-from mlflow_debt.report.checks import DebtReport, Thresholds
+from mlflow_debt.report.model import DebtReport, Thresholds
 
 GIT = "mlflow.source.git.commit"
 COMMIT = "0f3c2a9d5b7e41c2a8f6d0e9b1c3a5e7f9d1b3c5"
@@ -86,7 +86,7 @@ def assess(
     )
 
 
-def findings(report: DebtReport, check: str) -> list[checks.Finding]:
+def findings(report: DebtReport, check: str) -> list[rmodel.Finding]:
     return list(report.result(check).findings)
 
 

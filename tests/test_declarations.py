@@ -52,7 +52,7 @@ def test_valid_files(text, features, scope):
         ("", "is empty"),
         ("- user_age\n", "must be a mapping with a 'features' key, not a list"),
         ("featurs:\n  a: [x]\n", "unknown top-level key 'featurs' (did you mean 'features'?)"),
-        ("user_age: [churn_model]\n", "unknown top-level key 'user_age'"),
+        ("features: {}\nuser_age: [m]\n", "unknown top-level key 'user_age'"),
         ("version: 2\nfeatures: {}\n", "unsupported version 2"),
         ("scope: some\nfeatures: {}\n", "scope must be one of all, listed, not 'some'"),
         ("version: 1\n", "has no 'features' key"),

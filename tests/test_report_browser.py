@@ -17,9 +17,10 @@ from lineage_fixtures import row, version
 from test_report_html import IMG, SCRIPT, team_report
 
 from mlflow_debt.consumers import analysis as lineage
-from mlflow_debt.report import checks
-from mlflow_debt.report.checks import DebtReport, Facts, ModelFacts
+from mlflow_debt.report import model as rmodel
+from mlflow_debt.report.assess import assess as assess_facts
 from mlflow_debt.report.html import report_html
+from mlflow_debt.report.model import DebtReport, Facts, ModelFacts
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -87,10 +88,10 @@ def test_report_fits_1280_px_and_shows_every_check(opened: Opened) -> None:
     page = opened.page
     assert page.viewport_size["width"] == WIDTH
     assert opened.scroll_width() <= WIDTH
-    for check_id in checks.CHECK_IDS:
+    for check_id in rmodel.CHECK_IDS:
         section = page.locator(f"section#{check_id}")
         assert section.count() == 1
-        assert section.locator("h3").inner_text() == checks.CHECK_BY_ID[check_id].title
+        assert section.locator("h3").inner_text() == rmodel.CHECK_BY_ID[check_id].title
     # The chips of a score card jump to the failing check's section.
     chip = page.locator("article.score a.chip").first
     target = chip.get_attribute("href")
@@ -130,10 +131,10 @@ def test_long_unbroken_names_do_not_overflow(browser: Any, tmp_path: Path) -> No
     facts = Facts(
         lineage.analyze(runs, [version(model, 1, "r")]),
         {model: ModelFacts(model)},
-        [checks.VersionFacts(model, 1, "r", features=(feature, "x"))],
+        [rmodel.VersionFacts(model, 1, "r", features=(feature, "x"))],
         {feature: 2, "y" * 200: 1},
     )
-    report = checks.assess(facts)
+    report = assess_facts(facts)
     assert report.findings  # long names end up in tables too
     o = Opened(browser, report, tmp_path / "long.html")
     try:
@@ -148,7 +149,7 @@ def test_long_unbroken_names_do_not_overflow(browser: Any, tmp_path: Path) -> No
 
 
 def test_empty_report_renders_in_the_browser(browser: Any, tmp_path: Path) -> None:
-    report = checks.assess(Facts(lineage.analyze([]), {}, [], {}))
+    report = assess_facts(Facts(lineage.analyze([]), {}, [], {}))
     o = Opened(browser, report, tmp_path / "empty.html")
     try:
         assert o.page.locator("svg.graph").count() == 0

@@ -15,11 +15,11 @@ from report_fixtures import assess, clean_version, findings, subjects  # noqa: E
 from mlflow_debt.cli import cli  # noqa: E402
 from mlflow_debt.consumers.declarations import parse  # noqa: E402
 from mlflow_debt.prune import registry  # noqa: E402
-from mlflow_debt.report import checks  # noqa: E402
-from mlflow_debt.report.checks import PASS, SKIPPED  # noqa: E402
+from mlflow_debt.report import model as rmodel  # noqa: E402
+from mlflow_debt.report.model import PASS, SKIPPED  # noqa: E402
 
 
-def status(report: checks.DebtReport) -> dict[str, str]:
+def status(report: rmodel.DebtReport) -> dict[str, str]:
     return {c.id: c.status for c in report.checks}
 
 
@@ -75,7 +75,7 @@ def test_entanglement_finds_a_definition_changed_under_some_consumers(client):
     report = assess(client)
     (finding,) = findings(report, "entanglement")
     assert finding.subject == "user_age"
-    assert finding.severity == checks.HIGH
+    assert finding.severity == rmodel.HIGH
     assert set(finding.models) == {"churn_model", "ltv_model", "fraud_model"}
     assert "churn_model trained on the newest" in finding.message
     assert finding.fix == "mlflow-debt impact user_age"
@@ -119,7 +119,7 @@ def test_undeclared_consumer_and_stale_declaration(client):
     assert "owners.yaml does not declare it" in undeclared.message
     (stale,) = findings(report, "stale-declaration")
     assert stale.models == ("fraud_model",)
-    assert stale.severity == checks.LOW
+    assert stale.severity == rmodel.LOW
 
 
 def test_declarations_that_match_pass_and_no_file_skips(client):
@@ -142,7 +142,7 @@ def test_over_the_limit_names_what_prune_would_remove(client):
         clean_version(client, "churn_model", metrics={"accuracy": acc}, start=i)
     report = assess(client)
     (finding,) = findings(report, "version-limit")
-    assert finding.severity == checks.MEDIUM
+    assert finding.severity == rmodel.MEDIUM
     assert finding.detail["prune_would_delete"] == [1, 4]
     assert "prune would remove 2 versions (v1, v4)" in finding.message
     assert finding.fix == "mlflow-debt prune --model churn_model"
@@ -162,7 +162,7 @@ def test_over_the_limit_by_unranked_versions(client):
     clean_version(client, "churn_model", metrics={"accuracy": 0.9})
     clean_version(client, "churn_model", metrics={"rmse": 0.1})  # no accuracy: unranked
     (finding,) = findings(assess(client), "version-limit")
-    assert finding.severity == checks.LOW
+    assert finding.severity == rmodel.LOW
     assert "1 version (v2) has no accuracy: prune cannot rank it" in finding.message
     assert finding.fix == "mlflow-debt prune --model churn_model --prune-unranked --dry-run"
 
@@ -215,7 +215,7 @@ def test_a_source_run_in_an_experiment_not_read_is_still_checked(client):
     clean_version(client, "other_model", ["plan"], experiment="elsewhere")
     report = assess(client, experiments=["churn"])
     assert status(report)["lineage-gap"] == PASS  # other_model's run was looked up by id
-    assert report.scope["experiments"] == ["churn"]
+    assert report.scope.experiments == ("churn",)
 
 
 # --- reproducibility --------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_reproducibility_lists_what_each_version_lacks(client):
         "4": ["metric"],
         "5": ["model artifact"],
     }
-    assert finding.severity == checks.HIGH  # a lost artifact
+    assert finding.severity == rmodel.HIGH  # a lost artifact
     assert finding.message == (
         "churn_model: no model artifact (v5); no code version (v2); no signature (v3); "
         "no metric (v4)."

@@ -19,7 +19,7 @@ pytest.register_assert_rewrite("report_fixtures")
 from report_fixtures import clean_version  # noqa: E402
 
 from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.report.checks import CHECK_IDS  # noqa: E402
+from mlflow_debt.report.model import CHECK_IDS  # noqa: E402
 from mlflow_debt.report.text import md_text  # noqa: E402
 
 XSS = "<script>alert(1)</script>"

@@ -11,17 +11,19 @@ from lineage_fixtures import NEW_AGE, OLD_AGE, PLAN, SESSIONS, row, version
 from mlflow_debt import tags
 from mlflow_debt.consumers import analysis as lineage
 from mlflow_debt.prune.plan import MAX_VERSIONS_TAG
-from mlflow_debt.report import checks
-from mlflow_debt.report.checks import (
+from mlflow_debt.report.assess import assess as assess_facts
+from mlflow_debt.report.html import report_html
+from mlflow_debt.report.model import (
     CHECK_IDS,
     DebtReport,
     Facts,
     ModelFacts,
     PruneFacts,
     PruneRecord,
+    Scope,
     VersionFacts,
 )
-from mlflow_debt.report.html import crossings, report_html
+from mlflow_debt.report.svg import crossings
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'
@@ -114,20 +116,20 @@ def team_facts() -> Facts:
     )
 
 
-SCOPE = {
-    "tracking_uri": "sqlite:///srv/mlflow/<team>.db",
-    "generated_at": "2025-06-02T08:30:00+00:00",
-    "experiments": ["churn", "ltv", "fraud", "recsys", "adhoc analysis"],
-    "models": [],
-    "declared": "consumers.yaml",
-    "runs_read": 7,
-    "versions_read": 6,
-    "registered_models": 4,
-}
+SCOPE = Scope(
+    tracking_uri="sqlite:///srv/mlflow/<team>.db",
+    generated_at="2025-06-02T08:30:00+00:00",
+    experiments=("churn", "ltv", "fraud", "recsys", "adhoc analysis"),
+    models=(),
+    declared="consumers.yaml",
+    runs_read=7,
+    versions_read=6,
+    registered_models=4,
+)
 
 
 def team_report() -> DebtReport:
-    return dataclasses.replace(checks.assess(team_facts()), scope=SCOPE)
+    return dataclasses.replace(assess_facts(team_facts()), scope=SCOPE)
 
 
 class _Nodes(HTMLParser):
@@ -199,7 +201,8 @@ def test_hostile_names_render_as_text_only():
 
 def test_no_external_urls_and_no_script():
     report = dataclasses.replace(
-        team_report(), scope={**SCOPE, "tracking_uri": "https://mlflow.example.com/?a=1&b=<x>"}
+        team_report(),
+        scope=dataclasses.replace(SCOPE, tracking_uri="https://mlflow.example.com/?a=1&b=<x>"),
     )
     page = report_html(report)
     p = parse(page)
@@ -290,7 +293,7 @@ def test_fix_commands_are_code_and_prose_stays_text():
 
 
 def test_empty_report_renders():
-    empty = checks.assess(Facts(lineage.analyze([]), {}, [], {}))
+    empty = assess_facts(Facts(lineage.analyze([]), {}, [], {}))
     page = report_html(empty)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<svg" not in page.split('<ul class="legend"')[0].split('id="graph"')[1]
@@ -308,7 +311,7 @@ def test_large_graph_grows_and_counts_omitted_features():
         for i in range(40)
     ]
     runs = [dataclasses.replace(r, experiment=f"e{i:02d}") for i, r in enumerate(runs)]
-    report = checks.assess(Facts(lineage.analyze(runs), {}, [], {}))
+    report = assess_facts(Facts(lineage.analyze(runs), {}, [], {}))
     assert report.graph.omitted_features == 3 * 39 + 30 - 80
     page = report_html(report)
     p = parse(page)
@@ -334,7 +337,7 @@ def test_barycentre_ordering_untangles_a_crossed_graph():
         row("2", {"b": "fp"}, "y_exp"),
         row("3", {"c": "fp"}, "x_exp"),
     ]
-    page = report_html(checks.assess(Facts(lineage.analyze(runs), {}, [], {})))
+    page = report_html(assess_facts(Facts(lineage.analyze(runs), {}, [], {})))
     ys = {
         name: float(y)
         for name, y in re.findall(

@@ -2,22 +2,23 @@
 
 Thin: parse, call :func:`mlflow_debt.consumers.read.build_report`, render with
 :mod:`mlflow_debt.consumers.render`. MLflow is imported only when a command runs, so ``--help``
-stays
-fast.
+stays fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from mlflow_debt.errors import DebtFound, InputError
+from mlflow_debt.errors import DebtFound
 from mlflow_debt.options import experiment_option, format_option, tracking_uri_option
+from mlflow_debt.output import terminal_safe
 
 CONSUMERS_EPILOG = """\b
 Examples:
   mlflow-debt consumers
   mlflow-debt consumers --experiment churn --feature user_age
-  mlflow-debt consumers --declared consumers.yaml --fail-on undeclared
+  mlflow-debt consumers --declared consumers.yaml --fail-on undeclared-consumer
+  mlflow-debt consumers --declared consumers.yaml --fail-on entanglement,stale-declaration
   mlflow-debt consumers --declared consumers.yaml --fail-on any --format markdown > report.md
   mlflow-debt consumers --declared consumers.yaml --format json | jq '.undeclared'
 """
@@ -28,8 +29,6 @@ Examples:
   mlflow-debt impact "orders:total_spend" --format json
   mlflow-debt impact session_count --experiment ranking --format markdown
 """
-
-FAIL_ON = ("undeclared", "changed", "any")
 
 
 @click.command(epilog=CONSUMERS_EPILOG)
@@ -52,10 +51,13 @@ FAIL_ON = ("undeclared", "changed", "any")
 @format_option("text", "json", "markdown")
 @click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default=None,
-    help="Exit 1 if the report finds this: undeclared consumers (needs --declared), changed "
-    "definitions, or any of those and stale declarations. For CI.",
+    "fail_on",
+    multiple=True,
+    metavar="CHECK",
+    help="Exit 1 if the report finds this (the report's check ids, repeatable or "
+    "comma-separated): undeclared-consumer (needs --declared), entanglement (changed "
+    "definitions), stale-declaration (needs --declared), or any. The older words undeclared "
+    "and changed still work. For CI.",
 )
 def consumers(
     tracking_uri: str | None,
@@ -63,7 +65,7 @@ def consumers(
     features: tuple[str, ...],
     declared: str | None,
     fmt: str,
-    fail_on: str | None,
+    fail_on: tuple[str, ...],
 ) -> None:
     """Which models read which feature, and what changed under them.
 
@@ -74,41 +76,28 @@ def consumers(
     consumers' latest runs, and - with --declared - consumers nobody declared and declarations
     nobody uses any more.
     """
+    from mlflow_debt.consumers import analysis, render
     from mlflow_debt.consumers import declarations as decl
-    from mlflow_debt.consumers import render
     from mlflow_debt.consumers.read import build_report
+    from mlflow_debt.gates import parse_fail_on, require_declarations
     from mlflow_debt.store import get_client
 
-    if fail_on == "undeclared" and not declared:
-        raise InputError("--fail-on undeclared needs --declared FILE")
+    aliases = analysis.GATE_ALIASES
+    gate = parse_fail_on(fail_on, analysis.GATE_CHECKS, aliases)
+    require_declarations(fail_on, gate, analysis.NEED_DECLARED, bool(declared), aliases)
     declarations = decl.load(declared) if declared else None
     report = build_report(
         get_client(tracking_uri), experiments, declarations, only_features=features
     )
+    out, note = render.render_report(report, fmt, declared, experiments)
+    click.echo(out)
+    if note:
+        click.echo(note, err=True)
     if report.empty:
-        sentence = render.no_features_sentence(experiments)
-        if fmt == "json":
-            click.echo(render.dumps(render.report_json(report, declared)))
-            click.echo(sentence, err=True)
-        else:
-            click.echo(sentence)
         return
-    if fmt == "json":
-        click.echo(render.dumps(render.report_json(report, declared)))
-    elif fmt == "markdown":
-        click.echo(render.report_markdown(report))
-    else:
-        click.echo(render.report_text(report))
-
-    found = []
-    if fail_on in ("undeclared", "any") and report.undeclared:
-        found.append(f"{len(report.undeclared)} undeclared consumer(s)")
-    if fail_on in ("changed", "any") and report.changed:
-        found.append(f"{len(report.changed)} changed definition(s)")
-    if fail_on == "any" and report.stale:
-        found.append(f"{len(report.stale)} stale declaration(s)")
+    found = analysis.gate(report, gate)
     if found:
-        raise DebtFound(f"--fail-on {fail_on}: found " + ", ".join(found))
+        raise DebtFound(terminal_safe(f"--fail-on {','.join(fail_on)}: found {', '.join(found)}"))
 
 
 @click.command(epilog=IMPACT_EPILOG)
@@ -124,24 +113,14 @@ def impact(feature: str, tracking_uri: str | None, experiments: tuple[str, ...],
     A feature nobody reads is reported as such (with close matches) and exits 0: it has no
     recorded blast radius.
     """
-    from mlflow_debt.consumers import analysis as lineage
-    from mlflow_debt.consumers import render
+    from mlflow_debt.consumers import analysis, render
     from mlflow_debt.consumers.read import build_report
     from mlflow_debt.store import get_client
 
     report = build_report(get_client(tracking_uri), experiments)
-    if report.empty:
-        sentence = render.no_features_sentence(experiments)
-        if fmt == "json":
-            click.echo(render.dumps(render.impact_json(lineage.impact(report, feature))))
-            click.echo(sentence, err=True)
-        else:
-            click.echo(sentence)
-        return
-    result = lineage.impact(report, feature)
-    if fmt == "json":
-        click.echo(render.dumps(render.impact_json(result)))
-    elif fmt == "markdown":
-        click.echo(render.impact_markdown(result))
-    else:
-        click.echo(render.impact_text(result))
+    out, note = render.render_impact(
+        analysis.impact(report, feature), fmt, report.empty, experiments
+    )
+    click.echo(out)
+    if note:
+        click.echo(note, err=True)

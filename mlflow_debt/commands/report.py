@@ -6,7 +6,6 @@ Thin: parse, call :func:`mlflow_debt.report.read.build`, render with
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +14,8 @@ import click
 
 from mlflow_debt.errors import DebtFound, InputError
 from mlflow_debt.options import experiment_option, tracking_uri_option
-from mlflow_debt.report.checks import CHECK_IDS, Thresholds
+from mlflow_debt.output import terminal_safe
+from mlflow_debt.report.model import CHECK_IDS, Thresholds
 
 REPORT_EPILOG = """\b
 Examples:
@@ -28,37 +28,30 @@ Examples:
 """
 
 FORMATS = ("html", "markdown", "json")
-_SUFFIX_FORMAT = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json"}
+_SUFFIX_FORMAT = {
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+}
 #: Checks that need the declarations file.
 _NEED_DECLARED = ("undeclared-consumer", "stale-declaration")
 
 
-def _fail_on(values: tuple[str, ...]) -> list[str]:
-    """The check ids of ``--fail-on`` (repeatable, comma-separated; ``any`` = every check)."""
-    ids: list[str] = []
-    for value in values:
-        for item in (v.strip() for v in value.split(",")):
-            if not item:
-                continue
-            if item == "any":
-                ids.extend(CHECK_IDS)
-                continue
-            if item not in CHECK_IDS:
-                close = difflib.get_close_matches(item, CHECK_IDS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InputError(
-                    f"--fail-on: unknown check {item!r}{hint}; checks: "
-                    f"{', '.join(CHECK_IDS)}, or any"
-                )
-            ids.append(item)
-    return list(dict.fromkeys(ids))
-
-
 def _format(fmt: str | None, output: str | None) -> str:
+    """The format: ``--format``, else ``--output``'s suffix, else Markdown; they must agree."""
+    suffix = Path(output).suffix.lower() if output and output != "-" else ""
+    implied = _SUFFIX_FORMAT.get(suffix)
+    if fmt and implied and fmt != implied:
+        raise InputError(
+            f"--output {output!r} is a {suffix} file but --format is {fmt}; "
+            f"use a {fmt} suffix or --format {implied}"
+        )
     if fmt:
         return fmt
     if output and output != "-":
-        return _SUFFIX_FORMAT.get(Path(output).suffix.lower(), "html")
+        return implied or "html"
     return "markdown"
 
 
@@ -152,37 +145,26 @@ def report(
     check: what it detects, why it is debt, and how to pay it down.
     """
     from mlflow_debt.consumers import declarations as decl
+    from mlflow_debt.gates import parse_fail_on, require_declarations
     from mlflow_debt.report import read as report_io
-    from mlflow_debt.report import text as report_render
+    from mlflow_debt.report.assess import gate as find_gated
+    from mlflow_debt.report.text import render, summary_line
     from mlflow_debt.store import get_client
 
-    gate = _fail_on(fail_on)
-    missing = [c for c in _NEED_DECLARED if c in gate and not declared]
-    if missing and not any(v.strip() == "any" for f in fail_on for v in f.split(",")):
-        raise InputError(f"--fail-on {missing[0]} needs --declared FILE")
+    gate = parse_fail_on(fail_on, CHECK_IDS)
+    require_declarations(fail_on, gate, _NEED_DECLARED, bool(declared))
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
     result = report_io.build(
         get_client(tracking_uri), experiments, models, declarations, thresholds
     )
-
-    if fmt == "json":
-        text = report_render.dumps(report_render.report_json(result)) + "\n"
-    elif fmt == "markdown":
-        text = report_render.report_markdown(result)
-    else:
-        from mlflow_debt.report.html import report_html
-
-        text = report_html(result)
-    summary = report_render.summary_line(result)
+    text = render(result, fmt)
     if output and output != "-":
         _write(output, text)
-        click.echo(f"Wrote {output}: {summary}", err=True)
+        click.echo(terminal_safe(f"Wrote {output}: {summary_line(result)}"), err=True)
     else:
         click.echo(text, nl=False)
-
-    hit = [(c.id, len(c.findings)) for c in result.checks if c.id in gate and c.findings]
-    if hit:
-        found = ", ".join(f"{n} in {cid}" for cid, n in hit)
+    found = find_gated(result, gate)
+    if found:
         raise DebtFound(f"--fail-on: found {found}")

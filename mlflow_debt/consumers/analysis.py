@@ -35,15 +35,24 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from mlflow_debt import tags as tagschema
 from mlflow_debt.capture.fingerprint import same_definition
 from mlflow_debt.tags import UNKNOWN, FeatureSet
 
 #: How a consumer got its name (see the module docstring).
-MODEL = "registered_model"
-TAG = "consumer_tag"
-EXPERIMENT = "experiment"
+#: How a consumer got its name: a registered model, a ``mlflow_debt.consumer`` tag, an experiment.
+ConsumerKind = Literal["registered_model", "consumer_tag", "experiment"]
+MODEL: Final = "registered_model"
+TAG: Final = "consumer_tag"
+EXPERIMENT: Final = "experiment"
+#: How each kind of consumer is named in words.
+KIND_LABEL: dict[str, str] = {
+    MODEL: "registered model",
+    TAG: "consumer tag",
+    EXPERIMENT: "experiment",
+}
 _RANK = {EXPERIMENT: 0, TAG: 1, MODEL: 2}
 
 
@@ -72,7 +81,7 @@ class Consumer:
     """A model (or group of runs) and what it currently reads."""
 
     name: str
-    kind: str
+    kind: ConsumerKind
     latest_run_id: str
     latest_start_time: int
     #: feature -> fingerprint, from the latest run (training order).
@@ -180,7 +189,7 @@ def consumers_of_run(
     run: RunRow,
     models_by_run: Mapping[str, Sequence[str]],
     retired: Collection[str] = (),
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, ConsumerKind]]:
     """The ``(name, kind)`` of every consumer ``run`` belongs to (the consumer rule).
 
     ``retired`` holds runs that were registered as model versions at some point; those with no
@@ -219,7 +228,7 @@ def analyze(
     models_by_run, latest_version, aliased_runs = _latest_version_and_aliases(versions, aliases)
 
     best: dict[str, tuple[int, str, RunRow]] = {}
-    kinds: dict[str, str] = {}
+    kinds: dict[str, ConsumerKind] = {}
     kept_aliased: dict[str, RunRow] = {}
     n = 0
     for run in runs:
@@ -227,7 +236,7 @@ def analyze(
         key = (run.start_time or 0, run.run_id)
         for name, kind in consumers_of_run(run, models_by_run, registered_runs):
             # A registered model outranks a tag, a tag an experiment, of the same name.
-            if _RANK[kind] > _RANK.get(kinds.get(name, ""), -1):
+            if name not in kinds or _RANK[kind] > _RANK[kinds[name]]:
                 kinds[name] = kind
             cur = best.get(name)
             if cur is None or key > cur[:2]:
@@ -395,3 +404,23 @@ def impact(report: Report, feature: str) -> Impact:
         for n in usage.consumers
     )
     return Impact(feature, hit, usage)
+
+
+#: The report's check ids that ``consumers --fail-on`` takes (one vocabulary for both commands).
+GATE_CHECKS: tuple[str, ...] = ("undeclared-consumer", "entanglement", "stale-declaration")
+#: ``consumers --fail-on``'s older words, kept: each names one check id.
+GATE_ALIASES: dict[str, str] = {"undeclared": "undeclared-consumer", "changed": "entanglement"}
+#: The checks that need a declarations file.
+NEED_DECLARED: tuple[str, ...] = ("undeclared-consumer", "stale-declaration")
+
+
+def gate(report: Report, checks: Collection[str]) -> list[str]:
+    """What the ``--fail-on`` gate finds in ``report`` for these check ids (empty: it passes)."""
+    found = []
+    if "undeclared-consumer" in checks and report.undeclared:
+        found.append(f"{len(report.undeclared)} undeclared consumer(s)")
+    if "entanglement" in checks and report.changed:
+        found.append(f"{len(report.changed)} changed definition(s)")
+    if "stale-declaration" in checks and report.stale:
+        found.append(f"{len(report.stale)} stale declaration(s)")
+    return found

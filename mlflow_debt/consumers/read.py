@@ -15,12 +15,13 @@ Three kinds of paged read, never one call per run:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlflow_debt import store, tags
 from mlflow_debt.consumers.analysis import Declarations, Report, RunRow, VersionRow, analyze
 
 if TYPE_CHECKING:
+    from mlflow.entities import LoggedModel, Run
     from mlflow.tracking import MlflowClient
 
 #: Runs per ``search_runs`` page: big enough that paging costs little (measured on 20,000 runs:
@@ -35,7 +36,7 @@ def iter_feature_runs(
     client: MlflowClient,
     experiment_ids: dict[str, str],
     page_size: int = RUNS_PAGE,
-    tap: Callable[[Any], None] | None = None,
+    tap: Callable[[Run], None] | None = None,
 ) -> Iterator[RunRow]:
     """Every active run of the experiments (id -> name) that carries feature tags, once each.
 
@@ -92,7 +93,7 @@ def read_aliases(client: MlflowClient) -> dict[str, dict[str, int]]:
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
-def was_registered(model: Any) -> bool:
+def was_registered(model: LoggedModel) -> bool:
     """Whether a LoggedModel was ever registered as a model version (MLflow records it)."""
     return (model.tags or {}).get(MODEL_VERSIONS_TAG, "").strip() not in {"", "[]"}
 

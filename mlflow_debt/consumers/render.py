@@ -5,26 +5,48 @@ The JSON shapes are a stable interface (``docs/consumers.md``): keys are only ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from mlflow_debt.consumers.analysis import EXPERIMENT, MODEL, TAG, Consumer, Impact, Report
+from mlflow_debt.consumers.analysis import (
+    KIND_LABEL,
+    Consumer,
+    FeatureUsage,
+    Impact,
+    Pair,
+    Report,
+)
+from mlflow_debt.output import (
+    dumps,
+    md_code,
+    md_table,
+    md_text,
+    plural,
+    terminal_safe,
+    text_table,
+)
+
+__all__ = ["dumps"]
 
 NO_FEATURES = (
     "No runs with feature tags found{where}. Train with mlflow-debt installed to record them, "
     "or tag the runs you already have with `mlflow-debt backfill`."
 )
 
-_KIND_LABEL = {MODEL: "registered model", TAG: "consumer tag", EXPERIMENT: "experiment"}
-
 
 def no_features_sentence(experiments: Sequence[str] = ()) -> str:
     where = f" in experiment(s) {', '.join(repr(e) for e in experiments)}" if experiments else ""
-    return NO_FEATURES.format(where=where)
+    return terminal_safe(NO_FEATURES.format(where=where))
 
 
 # --- JSON -------------------------------------------------------------------------------------
+
+
+def _definitions_json(u: FeatureUsage | None) -> list[dict[str, Any]]:
+    return [
+        {"fingerprint": d.fingerprint, "consumers": list(d.consumers)}
+        for d in (u.definitions if u else ())
+    ]
 
 
 def _consumer_json(c: Consumer) -> dict[str, Any]:
@@ -45,10 +67,7 @@ def report_json(report: Report, declarations: str | None = None) -> dict[str, An
     for u in report.features:
         features[u.name] = {
             "consumers": list(u.consumers),
-            "definitions": [
-                {"fingerprint": d.fingerprint, "consumers": list(d.consumers)}
-                for d in u.definitions
-            ],
+            "definitions": _definitions_json(u),
             "unknown_definition": list(u.unknown),
             "changed": u.changed,
         }
@@ -80,32 +99,23 @@ def impact_json(result: Impact) -> dict[str, Any]:
             {"name": ic.consumer.name, "fingerprint": ic.fingerprint} | _consumer_json(ic.consumer)
             for ic in result.consumers
         ],
-        "definitions": [
-            {"fingerprint": d.fingerprint, "consumers": list(d.consumers)}
-            for d in (usage.definitions if usage else ())
-        ],
+        "definitions": _definitions_json(usage),
         "changed": bool(usage and usage.changed),
         "sentence": result.sentence,
         "suggestions": list(result.suggestions),
     }
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
-
-
 # --- text -------------------------------------------------------------------------------------
+# Every store string goes through terminal_safe (text_table does it for cells).
 
 
 Cells = tuple[str, ...]
+_t = terminal_safe
 
 
-def _table(rows: Sequence[Cells], indent: str = "  ") -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        (indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
-        for r in rows
-    ]
+def _kind_label(c: Consumer) -> str:
+    return KIND_LABEL.get(c.kind, c.kind)
 
 
 def _version_text(c: Consumer) -> str:
@@ -116,28 +126,33 @@ def _aliases_text(c: Consumer) -> str:
     return ", ".join(f"{a}=v{v}" for a, v in c.aliases.items()) or "-"
 
 
-def _pairs_text(title: str, pairs: Sequence[Any], declared: bool, empty: str) -> list[str]:
+def _by_feature(pairs: Sequence[Pair]) -> dict[str, list[str]]:
+    by_feature: dict[str, list[str]] = {}
+    for p in pairs:
+        by_feature.setdefault(p.feature, []).append(p.consumer)
+    return by_feature
+
+
+def _pairs_text(title: str, pairs: Sequence[Pair], declared: bool, empty: str) -> list[str]:
     if not declared:
         return [f"{title}: not checked (pass --declared FILE)"]
     lines = [f"{title} ({len(pairs)})"]
     if not pairs:
         return [*lines, f"  {empty}"]
-    by_feature: dict[str, list[str]] = {}
-    for p in pairs:
-        by_feature.setdefault(p.feature, []).append(p.consumer)
-    return lines + [f"  {f}: {', '.join(names)}" for f, names in by_feature.items()]
+    return lines + [f"  {_t(f)}: {_t(', '.join(names))}" for f, names in _by_feature(pairs).items()]
 
 
 def report_text(report: Report) -> str:
     """The consumers report for a terminal."""
     n_f, n_c = len(report.features), len(report.consumers)
     lines = [
-        f"Feature consumers: {n_f} feature(s), {n_c} consumer(s), most consumers first",
+        f"Feature consumers: {plural(n_f, 'feature')}, {plural(n_c, 'consumer')}, "
+        "most consumers first",
     ]
     if report.features:
         rows: list[Cells] = [("FEATURE", "CONSUMERS", "READ BY")]
         rows += [(u.name, str(len(u.consumers)), ", ".join(u.consumers)) for u in report.features]
-        lines += _table(rows)
+        lines += text_table(rows)
     else:
         lines.append("  none")
     lines.append("")
@@ -146,14 +161,14 @@ def report_text(report: Report) -> str:
     if not changed:
         lines.append("  none: every consumer's latest run uses the same definition")
     for u in changed:
-        lines.append(f"  {u.name}")
+        lines.append(f"  {_t(u.name)}")
         defs: list[Cells] = []
         for i, d in enumerate(u.definitions):
             note = "  (newest)" if i == 0 else ""
             defs.append((d.fingerprint, ", ".join(d.consumers) + note))
         if u.unknown:
             defs.append(("? (unknown)", ", ".join(u.unknown)))
-        lines += _table(defs, indent="    ")
+        lines += text_table(defs, indent="    ")
     lines.append("")
     lines += _pairs_text(
         "Undeclared consumers", report.undeclared, report.declared, "none: all declared"
@@ -169,25 +184,25 @@ def report_text(report: Report) -> str:
         table.append(
             (
                 c.name,
-                _KIND_LABEL.get(c.kind, c.kind),
+                _kind_label(c),
                 _version_text(c),
                 _aliases_text(c),
                 str(len(c.reads)),
                 c.latest_run_id,
             )
         )
-    lines += _table(table)
+    lines += text_table(table)
     for f in report.missing:
-        lines += ["", f"Nobody reads {f!r}."]
+        lines += ["", _t(f"Nobody reads {f!r}.")]
     return "\n".join(lines)
 
 
 def impact_text(result: Impact) -> str:
     """An impact query for a terminal: the reviewer's sentence first."""
-    lines = [result.sentence]
+    lines = [_t(result.sentence)]
     if not result.consumers:
         if result.suggestions:
-            lines.append(f"Did you mean: {', '.join(result.suggestions)}?")
+            lines.append(_t(f"Did you mean: {', '.join(result.suggestions)}?"))
         return "\n".join(lines)
     lines.append("")
     rows: list[Cells] = [("CONSUMER", "KIND", "CURRENT", "ALIASES", "DEFINITION", "LATEST RUN")]
@@ -196,41 +211,38 @@ def impact_text(result: Impact) -> str:
         rows.append(
             (
                 c.name,
-                _KIND_LABEL.get(c.kind, c.kind),
+                _kind_label(c),
                 _version_text(c),
                 _aliases_text(c),
                 ic.fingerprint,
                 c.latest_run_id,
             )
         )
-    lines += _table(rows)
+    lines += text_table(rows)
     if result.usage is not None and result.usage.changed:
         parts = [f"{', '.join(d.consumers)} on {d.fingerprint}" for d in result.usage.definitions]
-        lines += ["", "Definitions already differ: " + "; ".join(parts) + "."]
+        lines += ["", _t("Definitions already differ: " + "; ".join(parts) + ".")]
     return "\n".join(lines)
 
 
 # --- Markdown ---------------------------------------------------------------------------------
+# Every store string goes through md_text (or md_code): no HTML, images, links or table breaks.
 
 
-def _md(text: str) -> str:
-    """A table cell: pipes and newlines would break the row."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(header: Cells, rows: Sequence[Cells]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows]
-    return out
+def _names_md(names: Sequence[str]) -> str:
+    return ", ".join(md_text(n) for n in names)
 
 
 def report_markdown(report: Report) -> str:
     """The consumers report as Markdown (a PR comment, a wiki page)."""
     lines = ["## Feature consumers", ""]
     if report.features:
-        lines += _md_table(
+        lines += md_table(
             ("Feature", "Consumers", "Read by"),
-            [(u.name, str(len(u.consumers)), ", ".join(u.consumers)) for u in report.features],
+            [
+                (md_text(u.name), str(len(u.consumers)), _names_md(u.consumers))
+                for u in report.features
+            ],
         )
     else:
         lines.append("None.")
@@ -242,10 +254,12 @@ def report_markdown(report: Report) -> str:
         for u in report.changed:
             for i, d in enumerate(u.definitions):
                 newest = " (newest)" if i == 0 else ""
-                rows.append((u.name, f"`{d.fingerprint}`{newest}", ", ".join(d.consumers)))
+                rows.append(
+                    (md_text(u.name), md_code(d.fingerprint) + newest, _names_md(d.consumers))
+                )
             if u.unknown:
-                rows.append((u.name, "unknown", ", ".join(u.unknown)))
-        lines += _md_table(("Feature", "Definition", "Consumers"), rows)
+                rows.append((md_text(u.name), "unknown", _names_md(u.unknown)))
+        lines += md_table(("Feature", "Definition", "Consumers"), rows)
     for title, pairs in (
         ("Undeclared consumers", report.undeclared),
         ("Stale declarations", report.stale),
@@ -255,49 +269,86 @@ def report_markdown(report: Report) -> str:
             continue
         lines += ["", f"## {title} ({len(pairs)})", ""]
         if pairs:
-            lines += _md_table(("Feature", "Consumer"), [(p.feature, p.consumer) for p in pairs])
+            lines += md_table(
+                ("Feature", "Consumer"), [(md_text(p.feature), md_text(p.consumer)) for p in pairs]
+            )
         else:
             lines.append("None.")
     lines += ["", "## Consumers", ""]
-    lines += _md_table(
+    lines += md_table(
         ("Consumer", "Kind", "Current", "Aliases", "Features", "Latest run"),
         [
             (
-                c.name,
-                _KIND_LABEL.get(c.kind, c.kind),
+                md_text(c.name),
+                _kind_label(c),
                 _version_text(c),
-                _aliases_text(c),
+                md_text(_aliases_text(c)),
                 str(len(c.reads)),
-                c.latest_run_id,
+                md_text(c.latest_run_id),
             )
             for c in report.consumers.values()
         ],
     )
     for f in report.missing:
-        lines += ["", f"Nobody reads `{_md(f)}`."]
+        lines += ["", f"Nobody reads {md_code(f)}."]
     return "\n".join(lines)
 
 
 def impact_markdown(result: Impact) -> str:
     """An impact query as Markdown."""
-    lines = [f"## Impact of `{_md(result.feature)}`", "", _md(result.sentence)]
+    lines = [f"## Impact of {md_code(result.feature)}", "", md_text(result.sentence)]
     if not result.consumers:
         if result.suggestions:
-            lines += ["", "Did you mean: " + ", ".join(f"`{s}`" for s in result.suggestions)]
+            lines += ["", "Did you mean: " + ", ".join(md_code(s) for s in result.suggestions)]
         return "\n".join(lines)
     lines.append("")
-    lines += _md_table(
+    lines += md_table(
         ("Consumer", "Kind", "Current", "Aliases", "Definition", "Latest run"),
         [
             (
-                ic.consumer.name,
-                _KIND_LABEL.get(ic.consumer.kind, ic.consumer.kind),
+                md_text(ic.consumer.name),
+                _kind_label(ic.consumer),
                 _version_text(ic.consumer),
-                _aliases_text(ic.consumer),
-                ic.fingerprint,
-                ic.consumer.latest_run_id,
+                md_text(_aliases_text(ic.consumer)),
+                md_text(ic.fingerprint),
+                md_text(ic.consumer.latest_run_id),
             )
             for ic in result.consumers
         ],
     )
     return "\n".join(lines)
+
+
+# --- one call per command ---------------------------------------------------------------------
+
+
+def render_report(
+    report: Report, fmt: str, declarations: str | None, experiments: Sequence[str] = ()
+) -> tuple[str, str | None]:
+    """``mlflow-debt consumers`` output: (standard output, a note for standard error or None)."""
+    if report.empty:
+        sentence = no_features_sentence(experiments)
+        if fmt == "json":
+            return dumps(report_json(report, declarations)), sentence
+        return sentence, None
+    if fmt == "json":
+        return dumps(report_json(report, declarations)), None
+    if fmt == "markdown":
+        return report_markdown(report), None
+    return report_text(report), None
+
+
+def render_impact(
+    result: Impact, fmt: str, empty: bool, experiments: Sequence[str] = ()
+) -> tuple[str, str | None]:
+    """``mlflow-debt impact`` output: (standard output, a note for standard error or None)."""
+    if empty:
+        sentence = no_features_sentence(experiments)
+        if fmt == "json":
+            return dumps(impact_json(result)), sentence
+        return sentence, None
+    if fmt == "json":
+        return dumps(impact_json(result)), None
+    if fmt == "markdown":
+        return impact_markdown(result), None
+    return impact_text(result), None

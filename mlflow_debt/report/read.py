@@ -17,7 +17,7 @@ What is read, each as a paged or batched search, never one call per run:
   download per version, side by side against an HTTP server;
 * the prune history (:func:`mlflow_debt.prune.registry.read_audit`).
 
-Then :func:`mlflow_debt.report.checks.assess` does the rest, without I/O.
+Then :func:`mlflow_debt.report.assess.assess` does the rest, without I/O.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import datetime as _dt
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
-from mlflow.entities import ViewType
+from mlflow.entities import Run, ViewType
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store, tags
@@ -38,8 +38,17 @@ from mlflow_debt.consumers import read as consumers_io
 from mlflow_debt.consumers.analysis import Declarations, VersionRow, analyze
 from mlflow_debt.errors import NotFoundError
 from mlflow_debt.prune import registry
-from mlflow_debt.report import checks
-from mlflow_debt.report.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
+from mlflow_debt.report import assess
+from mlflow_debt.report.model import (
+    DebtReport,
+    Facts,
+    ModelFacts,
+    PruneFacts,
+    PruneRecord,
+    Scope,
+    Thresholds,
+    VersionFacts,
+)
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 #: Runs per batched ``attributes.run_id IN (...)`` look-up.
@@ -58,7 +67,7 @@ class _RunFacts:
     metrics: dict[str, float]
 
 
-def _run_facts(run: Any) -> _RunFacts:
+def _run_facts(run: Run) -> _RunFacts:
     fs = tags.decode(run.data.tags)
     return _RunFacts(
         experiment_id=run.info.experiment_id,
@@ -80,7 +89,7 @@ class _Tap:
         # Runs with the same digest carry the same features: decode each feature set once.
         self._names: dict[str, tuple[str, ...]] = {}
 
-    def __call__(self, run: Any) -> None:
+    def __call__(self, run: Run) -> None:
         run_tags = run.data.tags
         key = run_tags.get(tags.DIGEST_KEY) or run_tags.get(tags.FEAST_KEY) or ""
         names = self._names.get(key) if key else None
@@ -184,7 +193,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
     return any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files)
 
 
-def _model_location(mv: Any, logged: Mapping[str, _LoggedModel]) -> str:
+def _model_location(mv: ModelVersion, logged: Mapping[str, _LoggedModel]) -> str:
     model_id = registry.model_id_of(mv)
     if model_id:
         lm = logged.get(model_id)
@@ -229,7 +238,7 @@ def read_facts(
     models: Sequence[str] = (),
     declarations: Declarations | None = None,
     page_size: int = consumers_io.RUNS_PAGE,
-) -> tuple[Facts, dict[str, Any]]:
+) -> tuple[Facts, Scope]:
     """Everything the checks need, and the scope of the read (for the report's header)."""
     registry.ensure_reachable(client)
     exps = store.experiments(client, experiments)
@@ -305,16 +314,16 @@ def read_facts(
         declarations=declarations,
         selected=tuple(dict.fromkeys(models)),
     )
-    scope = {
-        "tracking_uri": store.tracking_uri_of(client),
-        "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "experiments": sorted(selected_exps.values()) if experiments else [],
-        "models": list(dict.fromkeys(models)),
-        "declared": declarations.path if declarations else None,
-        "runs_read": lineage.runs_read,
-        "versions_read": len(versions),
-        "registered_models": len(registered),
-    }
+    scope = Scope(
+        tracking_uri=store.tracking_uri_of(client),
+        generated_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        experiments=tuple(sorted(selected_exps.values())) if experiments else (),
+        models=tuple(dict.fromkeys(models)),
+        declared=declarations.path if declarations else None,
+        runs_read=lineage.runs_read,
+        versions_read=len(versions),
+        registered_models=len(registered),
+    )
     return facts, scope
 
 
@@ -323,9 +332,9 @@ def build(
     experiments: Sequence[str] = (),
     models: Sequence[str] = (),
     declarations: Declarations | None = None,
-    thresholds: checks.Thresholds | None = None,
+    thresholds: Thresholds | None = None,
     page_size: int = consumers_io.RUNS_PAGE,
-) -> checks.DebtReport:
+) -> DebtReport:
     """Read the store and assess it: the one core call behind ``mlflow-debt report``."""
     facts, scope = read_facts(client, experiments, models, declarations, page_size)
-    return dataclasses.replace(checks.assess(facts, thresholds), scope=scope)
+    return dataclasses.replace(assess.assess(facts, thresholds), scope=scope)

@@ -7,11 +7,10 @@ findings; the HTML page is drawn by :mod:`mlflow_debt.report.html`.
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Sequence
 from typing import Any
 
-from mlflow_debt.report.checks import (
+from mlflow_debt.output import dumps, md_code, md_table, md_text, plural, shell_quote, terminal_safe
+from mlflow_debt.report.model import (
     FAIL,
     SKIPPED,
     DebtReport,
@@ -21,12 +20,14 @@ from mlflow_debt.report.checks import (
     PruneFacts,
 )
 
+__all__ = ["dumps", "md_code", "md_text"]
+
 #: Version of the JSON document; bumped only for incompatible changes (fields are only added).
 JSON_SCHEMA = 1
 
 
 def restore_command(prune_id: str) -> str:
-    return f"mlflow-debt restore --prune-id {prune_id}"
+    return f"mlflow-debt restore --prune-id {shell_quote(prune_id)}"
 
 
 def score_text(s: ModelScore) -> str:
@@ -36,10 +37,9 @@ def score_text(s: ModelScore) -> str:
 def summary_line(report: DebtReport) -> str:
     """One line for the terminal: checks failed, findings, the worst model."""
     failed = [c.id for c in report.checks if c.status == FAIL]
-    n = len(report.findings)
     line = (
         f"{len(failed)} of {sum(1 for c in report.checks if c.status != SKIPPED)} checks failed, "
-        f"{n} finding{'' if n == 1 else 's'}"
+        f"{plural(len(report.findings), 'finding')}"
     )
     if failed:
         line += f" ({', '.join(failed)})"
@@ -101,7 +101,7 @@ def report_json(report: DebtReport) -> dict[str, Any]:
     """The report as a JSON-able dict (schema documented in the README)."""
     return {
         "schema": JSON_SCHEMA,
-        "scope": dict(report.scope),
+        "scope": report.scope.as_json(),
         "summary": {
             "checks": {
                 status: sum(1 for c in report.checks if c.status == status)
@@ -134,18 +134,7 @@ def report_json(report: DebtReport) -> dict[str, Any]:
     }
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
-
-
 # --- Markdown ---------------------------------------------------------------------------------
-
-
-def md_text(text: str) -> str:
-    """Store text made inert in Markdown: no HTML, no table breaks."""
-    return (
-        html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    )
 
 
 def md_fix(f: Finding) -> str:
@@ -153,28 +142,19 @@ def md_fix(f: Finding) -> str:
     return md_code(f.fix) if f.fix_is_command else md_text(f.fix)
 
 
-def md_code(text: str) -> str:
-    """A command as inline code (backticks in it fall back to plain text)."""
-    if not text:
-        return ""
-    if "`" in text or "\n" in text:
-        return md_text(text)
-    return "`" + text.replace("|", "\\|") + "`"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 _BADGE = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "➖ skipped"}
 _SEVERITY = {"high": "🔴 high", "medium": "🟠 medium", "low": "🟡 low"}
 
 
 def _mermaid_label(text: str) -> str:
-    # Mermaid labels in quotes take HTML entities; quotes and brackets must not end the label.
-    return html.escape(text, quote=True).replace("[", "&#91;").replace("]", "&#93;")
+    # Mermaid labels in quotes take HTML entities; quotes and brackets must not end the label,
+    # and a label stays on its line (a newline and ``` could close the code fence).
+    return (
+        html.escape(terminal_safe(text), quote=True)
+        .replace("[", "&#91;")
+        .replace("]", "&#93;")
+        .replace("`", "&#96;")
+    )
 
 
 def _mermaid(g: Graph) -> list[str]:
@@ -207,15 +187,15 @@ def report_markdown(report: DebtReport) -> str:
     """The whole report as Markdown: summary, graph (Mermaid), one section per check."""
     scope = report.scope
     lines = ["# ML technical debt report", ""]
-    where = [f"Tracking URI `{scope.get('tracking_uri', '')}`"]
-    if scope.get("experiments"):
-        where.append("experiments " + ", ".join(md_text(e) for e in scope["experiments"]))
-    if scope.get("models"):
-        where.append("models " + ", ".join(md_text(m) for m in scope["models"]))
-    if scope.get("declared"):
-        where.append(f"declarations `{scope['declared']}`")
-    if scope.get("generated_at"):
-        where.append(f"generated {scope['generated_at']}")
+    where = [f"Tracking URI {md_code(scope.tracking_uri)}"]
+    if scope.experiments:
+        where.append("experiments " + ", ".join(md_text(e) for e in scope.experiments))
+    if scope.models:
+        where.append("models " + ", ".join(md_text(m) for m in scope.models))
+    if scope.declared:
+        where.append(f"declarations {md_code(scope.declared)}")
+    if scope.generated_at:
+        where.append(f"generated {md_text(scope.generated_at)}")
     lines += [" · ".join(where), "", f"**{md_text(summary_line(report))}**", ""]
 
     if report.top:
@@ -229,7 +209,7 @@ def report_markdown(report: DebtReport) -> str:
         rows = [
             [md_text(s.model), score_text(s), ", ".join(s.failed) or "—"] for s in report.scores
         ]
-        lines += _table(["model", "checks passed", "failing checks"], rows)
+        lines += md_table(["model", "checks passed", "failing checks"], rows)
         lines.append("")
 
     lines += ["## Entanglement graph", ""]
@@ -251,7 +231,7 @@ def report_markdown(report: DebtReport) -> str:
                 [_SEVERITY[f.severity], md_text(f.subject), md_text(f.message), md_fix(f)]
                 for f in c.findings
             ]
-            lines += _table(["severity", "subject", "finding", "fix"], rows)
+            lines += md_table(["severity", "subject", "finding", "fix"], rows)
             lines.append("")
         if c.id == "prune-history" and report.prunes:
             rows = [
@@ -264,7 +244,7 @@ def report_markdown(report: DebtReport) -> str:
                 ]
                 for p in report.prunes
             ]
-            lines += _table(["started", "models", "deleted", "restored", "undo"], rows)
+            lines += md_table(["started", "models", "deleted", "restored", "undo"], rows)
             lines.append("")
         lines += [f"<details><summary>About {c.id}</summary>", ""]
         lines += [
@@ -278,3 +258,14 @@ def report_markdown(report: DebtReport) -> str:
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render(report: DebtReport, fmt: str) -> str:
+    """The report in ``fmt`` (``json``, ``markdown`` or ``html``), ready to write."""
+    if fmt == "json":
+        return dumps(report_json(report)) + "\n"
+    if fmt == "markdown":
+        return report_markdown(report)
+    from mlflow_debt.report.html import report_html  # the page's CSS is read only when drawn
+
+    return report_html(report)
