@@ -27,7 +27,8 @@ A **changed definition** is a feature whose fingerprint differs between consumer
 compared with :func:`mlflow_debt.capture.fingerprint.same_definition` (a numeric median or IQR
 may move
 by one 0.1-decade bucket, the noise of re-sampling); an unknown fingerprint (``?``, e.g. from Feast
-tags) never counts as a change.
+tags) never counts as a change, nor does a comparison that cannot tell (``None``: a legacy
+token that may mean either value).
 """
 
 from __future__ import annotations
@@ -313,7 +314,8 @@ def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) ->
         if fp == UNKNOWN:
             unknown.append(name)
             continue
-        rep = next((r for r in by_fp if same_definition(r, fp)), fp)
+        # None (a legacy token that may mean either) is compatible: it joins, never splits.
+        rep = next((r for r in by_fp if same_definition(r, fp) is not False), fp)
         by_fp.setdefault(rep, []).append(name)
         newest[rep] = max(newest.get(rep, (0, "")), recency[name])
     order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)
