@@ -241,3 +241,15 @@ def test_non_numeric_kinds_are_compared_exactly() -> None:
     assert same_definition("num:+:mp1:s1:na0", "num:+:mp1.1:s1:na0") is True
     assert same_definition("num:+:mp1:s1:na0", "num:+:mp1.2:s1:na0") is False
     assert same_definition("num:+:mp1:s1:na0", "num:+:mn1:s1:na0") is False
+
+
+def test_the_fingerprint_module_is_pure() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlflow_debt.capture.fingerprint\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'mlflow', 'polars') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
