@@ -52,8 +52,9 @@ def one_run_two_models(client: MlflowClient) -> dict[str, str]:
     The run's own tags describe the run's last model (here: the scorer); the LoggedModels
     say which features each model read.
     """
-    run_id = make_run(client, "training", {"user_age": OLD_AGE, "session_count": SESSIONS})
-    scorer = logged_model(client, run_id, "scorer", {"user_age": OLD_AGE, "session_count": SESSIONS})
+    scored = {"user_age": OLD_AGE, "session_count": SESSIONS}
+    run_id = make_run(client, "training", scored)
+    scorer = logged_model(client, run_id, "scorer", scored)
     risk = logged_model(client, run_id, "risk", {"balance": NEG_BALANCE, "plan": PLAN})
     register(client, "scorer_model", run_id, scorer)
     register(client, "risk_model", run_id, risk)
@@ -138,6 +139,10 @@ def test_backfill_tags_logged_models_from_their_signature_once(
     monkeypatch.delenv("MLFLOW_DEBT_DISABLE")
     assert not tags.has_features(client.get_logged_model(info.model_id).tags)
 
+    dry = cli_json("backfill", "--tracking-uri", tracking_uri, "--dry-run")
+    assert dry["models_from_signature"] == [info.model_id]
+    assert not tags.has_features(client.get_logged_model(info.model_id).tags)
+
     first = cli_json("backfill", "--tracking-uri", tracking_uri)
     lm_tags = client.get_logged_model(info.model_id).tags
     fs = tags.decode(lm_tags)
@@ -147,4 +152,5 @@ def test_backfill_tags_logged_models_from_their_signature_once(
 
     second = cli_json("backfill", "--tracking-uri", tracking_uri)
     assert second["models_from_signature"] == [] and second["tagged"] == 0
+    assert second["models_already_tagged"] == 1
     assert client.get_logged_model(info.model_id).tags == lm_tags

@@ -83,6 +83,7 @@ def backfill(
     Names and types come from a run's training dataset input (autolog, mlflow.log_input) or
     else from the signature of a model logged from it; fingerprints are unknown ("?"). Runs
     that already have feature tags are left alone, so running it again changes nothing.
+    LoggedModels without feature tags get them from their own signature the same way.
     """
     from mlflow_debt import store
     from mlflow_debt.capture.backfill import backfill as run_backfill
@@ -99,6 +100,9 @@ def backfill(
                     "from_signature": result.tagged_from_signature,
                     "untaggable": result.untaggable,
                     "already_tagged": result.already_tagged,
+                    "models_from_signature": result.models_from_signature,
+                    "models_untaggable": result.models_untaggable,
+                    "models_already_tagged": result.models_already_tagged,
                 },
                 indent=2,
             )
@@ -111,3 +115,8 @@ def backfill(
         f"{len(result.untaggable)} run(s) (no dataset input or model signature); "
         f"{result.already_tagged} already had feature tags."
     )
+    if result.models_from_signature or result.models_untaggable:
+        click.echo(
+            f"{verb} {len(result.models_from_signature)} logged model(s) from their signatures; "
+            f"{len(result.models_untaggable)} had no usable signature."
+        )
