@@ -168,10 +168,13 @@ def datetime(na: str) -> str:
     return f"dt:{na}"
 
 
-def categorical(counts: Iterable[tuple[str, int]], na: str) -> str:
-    """The token of a categorical column from (category, rows) pairs, most frequent first."""
+def categorical(counts: Iterable[tuple[str, int]], na: str, total: int | None = None) -> str:
+    """The token of a categorical column from (category, rows) pairs, most frequent first.
+
+    ``total`` (the non-null rows) lets a caller pass only the frequent categories.
+    """
     pairs = list(counts)
-    total = sum(n for _, n in pairs)
+    total = sum(n for _, n in pairs) if total is None else total
     if total == 0:
         return f"cat:empty:{na}"
     frequent = [c for c, n in pairs if n >= MIN_CATEGORY_SHARE * total][:MAX_CATEGORIES]

@@ -55,7 +55,12 @@ def profile(series: pd.Series) -> str:
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         return fingerprint.numeric(values, na)
     counts = series.dropna().astype(str).value_counts()
-    return fingerprint.categorical(((str(c), int(k)) for c, k in counts.items()), na)
+    total = int(counts.sum())
+    # Only the frequent categories reach Python (an id column has thousands of rare ones).
+    frequent = counts[counts >= fingerprint.MIN_CATEGORY_SHARE * total].iloc[
+        : fingerprint.MAX_CATEGORIES
+    ]
+    return fingerprint.categorical(((str(c), int(k)) for c, k in frequent.items()), na, total)
 
 
 def _stride(n: int) -> int:
