@@ -253,3 +253,22 @@ def test_the_fingerprint_module_is_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["num", "int", "+", "-", "pm", "mz", "sinf", "na0", "m--", "c"]),
+            st.from_regex(r"[mcs][pn-]{0,2}-?[0-9e.]{0,6}(inf|nan)?", fullmatch=True),
+            st.text(max_size=6),
+        ),
+        min_size=1,
+        max_size=6,
+    ).map(":".join),
+    st.sampled_from(["num:pm:mp1e308:s400:na0", "num:+:m-999:s-999:na0", "int:-:cn0.3:na0"]),
+)
+def test_any_stored_text_compares_without_raising(a: str, b: str) -> None:
+    """Tag values are untrusted: whatever a store holds, comparing answers True/False/None."""
+    for x, y in ((a, b), (b, a), (a, a)):
+        assert same_definition(x, y) in (True, False, None)

@@ -198,7 +198,8 @@ class _Numeric:
     shape: str
     #: Every value the location can mean (two or more only for legacy tokens).
     locations: tuple[float, ...]
-    scale: float | None
+    #: The IQR's log10 bucket (``m`` shape only).
+    scale_exp: float | None
     rest: tuple[str, ...]
 
 
@@ -209,6 +210,14 @@ def _float(text: str) -> float | None:
         return None
 
 
+def _pow10(e: float) -> float:
+    """10**e, infinite past the float range (tag values are untrusted text)."""
+    try:
+        return 10.0**e
+    except OverflowError:
+        return math.inf
+
+
 def _readings(text: str, sign: str) -> tuple[float, ...] | None:
     """Every value a location field (after ``m``/``c``) can mean; None if it is not one."""
     if text == "z":
@@ -217,18 +226,18 @@ def _readings(text: str, sign: str) -> tuple[float, ...] | None:
         e = _float(text[1:])
         if e is None:
             return None
-        return ((1.0 if text[0] == "p" else -1.0) * 10.0**e,)
+        return ((1.0 if text[0] == "p" else -1.0) * _pow10(e),)
     # Legacy: "-" for a negative value, then the signed exponent.
     if text == "inf":
         return (math.inf, -math.inf)
     if text.startswith("--"):
         e = _float(text[2:])
-        return None if e is None else (-(10.0**-e),)
+        return None if e is None else (-_pow10(-e),)
     if text.startswith("-"):
         e = _float(text[1:])
         if e is None:
             return None
-        positive, negative = 10.0**-e, -(10.0**e)  # +10^-e, or a negative value of exponent e
+        positive, negative = _pow10(-e), -_pow10(e)  # +10^-e, or a negative value of exponent e
         if sign == "+":
             return (positive,)
         if sign == "-":
@@ -238,7 +247,7 @@ def _readings(text: str, sign: str) -> tuple[float, ...] | None:
     if e is None:
         return None
     # A legacy "0" was written for zero (centred) and for a value of exponent 0 (about +1).
-    return (0.0, 1.0) if e == 0 else (10.0**e,)
+    return (0.0, 1.0) if e == 0 else (_pow10(e),)
 
 
 def _parse(token: str) -> _Numeric | None:
@@ -251,21 +260,16 @@ def _parse(token: str) -> _Numeric | None:
     readings = _readings(loc[1:], sign)
     if readings is None:
         return None
-    scale: float | None = None
+    scale_exp: float | None = None
     rest = parts[3:]
     if loc[0] == "m":
         if not rest or rest[0][:1] != "s":
             return None
-        field = rest[0][1:]
-        exp = _float(field)
-        if field == "inf":
-            scale = math.inf
-        elif exp is None:
+        scale_exp = math.inf if rest[0] == "sinf" else _float(rest[0][1:])
+        if scale_exp is None or math.isnan(scale_exp):
             return None
-        else:
-            scale = 10.0**exp
         rest = rest[1:]
-    return _Numeric(kind, sign, loc[0], readings, scale, tuple(rest))
+    return _Numeric(kind, sign, loc[0], readings, scale_exp, tuple(rest))
 
 
 def _close(x: float, y: float, scale: float | None) -> bool:
@@ -276,7 +280,7 @@ def _close(x: float, y: float, scale: float | None) -> bool:
     same_sign = x != 0 and y != 0 and (x > 0) == (y > 0)
     if same_sign and abs(math.log10(abs(x)) - math.log10(abs(y))) <= _ONE_BUCKET:
         return True
-    return scale is not None and abs(x - y) <= NEAR * scale * (1 + 1e-9)
+    return scale is not None and not math.isinf(scale) and abs(x - y) <= NEAR * scale * (1 + 1e-9)
 
 
 def same_definition(a: str, b: str) -> bool | None:
@@ -295,13 +299,10 @@ def same_definition(a: str, b: str) -> bool | None:
     if (na.kind, na.sign, na.shape, na.rest) != (nb.kind, nb.sign, nb.shape, nb.rest):
         return False
     scale: float | None = None
-    if na.scale is not None and nb.scale is not None:
-        if math.isinf(na.scale) or math.isinf(nb.scale):
-            if na.scale != nb.scale:
-                return False
-        elif abs(math.log10(na.scale) - math.log10(nb.scale)) > _ONE_BUCKET:
+    if na.scale_exp is not None and nb.scale_exp is not None:
+        if na.scale_exp != nb.scale_exp and not abs(na.scale_exp - nb.scale_exp) <= _ONE_BUCKET:
             return False
-        scale = min(na.scale, nb.scale)
+        scale = _pow10(min(na.scale_exp, nb.scale_exp))
     verdicts = {_close(x, y, scale) for x in na.locations for y in nb.locations}
     if verdicts == {True}:
         return True
