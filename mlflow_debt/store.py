@@ -197,6 +197,14 @@ def set_run_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> Non
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()], synchronous=True)
 
 
+def set_logged_model_tags(client: MlflowClient, model_id: str, tags: dict[str, str]) -> None:
+    """Write ``tags`` on the LoggedModel ``model_id`` (one call)."""
+    if not tags:
+        return
+    with mlflow_errors(f"Tagging logged model {model_id!r}"):
+        client.set_logged_model_tags(model_id, tags)
+
+
 def active_run_id() -> str | None:
     """The run training code is logging to: the active fluent run, else ``MLFLOW_RUN_ID``.
 

@@ -39,6 +39,7 @@ SERVER_MODULES = {
     "test_prune_audit",
     "test_consumers_cli",
     "test_report_cli",
+    "test_model_lineage",
 }
 
 #: Tests in those modules that stay on SQLite, with why (their owners can fix and remove them).

@@ -86,7 +86,7 @@ def test_rare_categories_coming_and_going_do_not_matter() -> None:
 
 def test_kinds_are_readable() -> None:
     df = sample(5)
-    assert fp(df, "user_age").startswith("num:+:m1.6")
+    assert fp(df, "user_age").startswith("num:+:mp1.6")
     assert fp(df, "session_count").startswith("int:+:")
     assert fp(df, "plan").startswith("cat:k3:")
     assert fp(df, "is_mobile").startswith("bin:p0.4")

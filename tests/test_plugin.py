@@ -352,4 +352,4 @@ def test_changing_the_frame_after_fit_does_not_change_what_was_recorded(client, 
         LogisticRegression().fit(X, y)
         X["user_age"] *= 1000  # the background writer works on a snapshot taken at fit time
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.features[0].fingerprint.startswith("num:+:m1.6")
+    assert fs is not None and fs.features[0].fingerprint.startswith("num:+:mp1.6")

@@ -9,6 +9,11 @@ What MLflow already knows about a run's inputs, in order of preference:
 
 Fingerprints are unknown (``?``) for both. Runs that already carry feature tags are skipped, so
 running it twice changes nothing.
+
+LoggedModels get the same: a LoggedModel with an input signature and no feature tags of its own is
+tagged from its signature (``set_logged_model_tags``, source ``backfill:signature``), since a
+version reads its LoggedModel's features before its run's. LoggedModels that carry feature tags
+are left alone, so that is idempotent too.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class BackfillResult:
     tagged_from_signature: list[str] = field(default_factory=list)
     untaggable: list[str] = field(default_factory=list)
     already_tagged: int = 0
+    #: LoggedModels tagged from their own signature, and those without one (ids).
+    models_from_signature: list[str] = field(default_factory=list)
+    models_untaggable: list[str] = field(default_factory=list)
+    models_already_tagged: int = 0
 
     @property
     def tagged(self) -> int:
@@ -74,47 +83,76 @@ def _from_dataset(run: Run) -> list[FeatureRecord] | None:
     return None
 
 
-def _logged_models_by_run(client: MlflowClient, experiment_ids: list[str]) -> dict[str, list[str]]:
-    """source run id -> artifact locations of the LoggedModels made from it (paged, one pass)."""
-    by_run: dict[str, list[str]] = {}
-    for model in store.iter_logged_models(client, experiment_ids):
-        if model.source_run_id:
-            by_run.setdefault(model.source_run_id, []).append(model.artifact_location)
-    return by_run
-
-
-def _from_signature(client: MlflowClient, locations: Iterable[str]) -> list[FeatureRecord] | None:
+def _signature_records(client: MlflowClient, location: str) -> list[FeatureRecord] | None:
+    """Records from the input signature of the model at ``location``; None without one."""
     import tempfile
 
     from mlflow.artifacts import download_artifacts
     from mlflow.models import Model
 
-    for location in locations:
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = download_artifacts(
-                    artifact_uri=f"{location.rstrip('/')}/MLmodel",
-                    dst_path=tmp,
-                    tracking_uri=str(client.tracking_uri),
-                )
-                signature = Model.load(path).signature
-        except Exception:  # a model whose artifacts are gone tells us nothing
-            continue
-        if signature is None or signature.inputs is None:
-            continue
-        records = records_from_colspec(json.dumps(signature.inputs.to_dict()))
-        if records:
-            return records
+    if not location:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = download_artifacts(
+                artifact_uri=f"{location.rstrip('/')}/MLmodel",
+                dst_path=tmp,
+                tracking_uri=str(client.tracking_uri),
+            )
+            signature = Model.load(path).signature
+    except Exception:  # a model whose artifacts are gone tells us nothing
+        return None
+    if signature is None or signature.inputs is None:
+        return None
+    return records_from_colspec(json.dumps(signature.inputs.to_dict()))
+
+
+def _from_signature(
+    client: MlflowClient, models: Iterable[Any], known: dict[str, list[FeatureRecord] | None]
+) -> list[FeatureRecord] | None:
+    """The first usable signature among a run's LoggedModels (``known``: already read ones)."""
+    for model in models:
+        if model.model_id not in known:
+            known[model.model_id] = _signature_records(client, str(model.artifact_location or ""))
+        if known[model.model_id]:
+            return known[model.model_id]
     return None
+
+
+def _backfill_models(
+    client: MlflowClient, models: list[Any], result: BackfillResult, dry_run: bool
+) -> dict[str, list[FeatureRecord] | None]:
+    """Tag each LoggedModel without feature tags from its signature; the signatures read."""
+    known: dict[str, list[FeatureRecord] | None] = {}
+    for model in models:
+        if tags.has_features(model.tags or {}):
+            result.models_already_tagged += 1
+            continue
+        records = _from_signature(client, [model], known)
+        if records is None:
+            result.models_untaggable.append(model.model_id)
+            continue
+        if not dry_run:
+            store.set_logged_model_tags(
+                client, model.model_id, tags.encode(records, SOURCE_SIGNATURE)
+            )
+        result.models_from_signature.append(model.model_id)
+    return known
 
 
 def backfill(
     client: MlflowClient, experiment_names: Iterable[str] = (), *, dry_run: bool = False
 ) -> BackfillResult:
-    """Tag every untagged run of the experiments with what MLflow knows of its inputs."""
+    """Tag every untagged run (and LoggedModel) of the experiments with what MLflow knows."""
     exps = store.experiments(client, experiment_names)
     ids = [e.experiment_id for e in exps]
     result = BackfillResult()
+    models = list(store.iter_logged_models(client, ids))
+    known = _backfill_models(client, models, result, dry_run)
+    by_run: dict[str, list[Any]] = {}
+    for model in models:
+        if model.source_run_id:
+            by_run.setdefault(model.source_run_id, []).append(model)
     pending: list[Run] = []
     for run in store.iter_runs(client, ids):
         if tags.has_features(run.data.tags):
@@ -127,9 +165,8 @@ def backfill(
         if not dry_run:
             store.set_run_tags(client, run.info.run_id, tags.encode(records, SOURCE_DATASET))
         result.tagged_from_dataset.append(run.info.run_id)
-    models = _logged_models_by_run(client, ids) if pending else {}
     for run in pending:
-        records = _from_signature(client, models.get(run.info.run_id, []))
+        records = _from_signature(client, by_run.get(run.info.run_id, []), known)
         if records is None:
             result.untaggable.append(run.info.run_id)
             continue

@@ -1,45 +1,13 @@
 """Turning a training input into :class:`~mlflow_debt.tags.FeatureRecord`\\ s. Pure: no MLflow.
 
-The fingerprint
----------------
-A fingerprint is a *coarse profile* of one feature's values, written as a short readable token.
-It is built to stay the same when the same feature is re-sampled (another month's rows from the
-same distribution) and to change when the feature's *definition* changes: rescaled, unit changed,
-re-encoded, filled differently, or preprocessed differently inside the pipeline.
-
-=============  ===========================================================================
-kind           token
-=============  ===========================================================================
-numeric        ``num:<sign>:m<median>:s<IQR>:na<null%>`` with median and interquartile range as
-               log10 buckets of 0.1 decade (a factor of 1.26), e.g. ``num:+:m1.6:s1.2:na0``;
-               robust statistics, so one outlier in a new sample moves nothing. ``int`` instead
-               of ``num`` when every value is whole; ``m0`` for a centred feature (median
-               within 5% of the IQR of zero); sign ``+``/``-``/``pm`` from the 1st and 99th
-               percentiles; mean and std stand in when the IQR is zero (sparse features).
-binary         ``bin:p<share of ones, to 0.1>:na<null%>``
-categorical    ``cat:k<categories>:h<hash of the categories>:na<null%>``; only categories with at
-               least 1% of the rows count, so rare levels coming and going do not flip it.
-datetime       ``dt:na<null%>`` (the span of dates is expected to move with the sample)
-=============  ===========================================================================
-
-``na<null%>`` is bucketed (0, 1, 5, 20, 50, 99). When the model's pipeline transforms the column
-(a ``ColumnTransformer`` branch, a scaler before the estimator), ``:p<hash>`` is appended: a hash
-of the transformer chain and its parameters, so swapping ``StandardScaler`` for ``MinMaxScaler``
-is a definition change even though the raw values are the same.
-
-Comparing: :func:`same_definition` lets a numeric location or scale differ by one bucket, since a
-statistic sitting on a bucket edge flips between samples. Trade-off, measured on 100 re-samples of
-2,000 rows of six synthetic features: exact equality flags 11% of the comparisons of heavy-tailed
-or small-integer features as changed; the tolerant comparison 0.8% (false positives). In exchange
-a rescale by less than ~1.6x, or a shift of the median by less than that, can go unseen (false
-negatives), as can a fill value close to the median. Unit changes (x2.54, x100, x1000),
-standardisation, min-max scaling, re-encodings, new categories and new fill strategies (the null
-share or the sign changes) are caught.
+A pandas DataFrame, or a polars one (detected by its type's module, so polars is imported only
+when the input is a polars frame; only the bounded sample is converted). Each column gets a name,
+a dtype and a fingerprint: :mod:`mlflow_debt.capture.fingerprint` makes and compares those, this
+module feeds it the columns and works out the preprocessing a fitted pipeline applies to each.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -47,120 +15,83 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlflow_debt.capture import fingerprint
 from mlflow_debt.capture.fingerprint import same_definition as same_definition  # re-exported
 from mlflow_debt.tags import UNKNOWN, FeatureRecord
 
 #: Profiles are computed on at most this many rows (an even stride through the data): plenty
 #: for statistics bucketed at 0.1 decade, and it keeps capture's cost flat in the data size.
 MAX_ROWS = 10_000
-#: A category counts towards a categorical fingerprint from this share of rows on.
-MIN_CATEGORY_SHARE = 0.01
-MAX_CATEGORIES = 50
 
 
-def _short_hash(text: str, n: int = 6) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
+def _frame_kind(X: Any) -> str | None:
+    cls = type(X)
+    if cls.__name__ != "DataFrame":
+        return None
+    root = cls.__module__.split(".")[0]
+    return root if root in {"pandas", "polars"} else None
 
 
-def _na_bucket(share: float) -> str:
-    if share <= 0:
-        return "na0"
-    for edge in (0.01, 0.05, 0.20, 0.50):
-        if share <= edge:
-            return f"na{round(edge * 100)}"
-    return "na99"
+def is_frame(X: Any) -> bool:
+    """Whether ``X`` is a DataFrame whose columns can be recorded (pandas or polars).
 
-
-def _log_bucket(x: float) -> str:
-    """A signed log10 bucket of 0.1 decade: 40 -> '1.6', -0.004 -> '-2.4'."""
-    if x == 0 or not math.isfinite(x):
-        return "0" if x == 0 else "inf"
-    b = round(math.log10(abs(x)), 1) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{'-' if x < 0 else ''}{b:g}"
-
-
-def _numeric_profile(values: np.ndarray, na: str) -> str:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return f"num:empty:{na}"
-    binary = bool(np.isin(finite, (0.0, 1.0)).all())
-    whole = bool(np.array_equal(finite, np.round(finite)))
-    quantiles = np.percentile(finite, _QUANTILES)
-    return _format_numeric(binary, whole, quantiles, finite.mean(), finite.std(), na)
-
-
-_QUANTILES = (1, 25, 50, 75, 99)
-
-
-def _format_numeric(
-    binary: bool, whole: bool, q: np.ndarray, mean: float, std: float, na: str
-) -> str:
-    if binary:
-        return f"bin:p{round(float(mean), 1):g}:{na}"
-    kind = "int" if whole else "num"
-    # Robust statistics: one outlier in a new sample must not move the profile.
-    p1, q1, med, q3, p99 = (float(x) for x in q)
-    sign = "+" if p1 >= 0 else ("-" if p99 <= 0 else "pm")
-    loc, scale = med, q3 - q1
-    if scale == 0:  # mostly one value (sparse counts, flags): fall back to mean and std
-        loc, scale = float(mean), float(std)
-    if scale == 0:
-        return f"{kind}:{sign}:c{_log_bucket(loc)}:{na}"
-    centre = "0" if abs(loc) < 0.05 * scale else _log_bucket(loc)
-    return f"{kind}:{sign}:m{centre}:s{_log_bucket(scale)}:{na}"
-
-
-def _numeric_profiles(block: np.ndarray) -> list[str | None]:
-    """Profiles of the columns of a 2-D float array in one vectorised pass.
-
-    Columns holding NaN or infinity come back as ``None`` (the caller profiles them one by one).
+    Never imports either library: it looks at the type's name and module.
     """
-    clean = np.isfinite(block).all(axis=0)
-    out: list[str | None] = [None] * block.shape[1]
-    if not clean.any() or block.shape[0] == 0:
-        return out
-    a = np.ascontiguousarray(block[:, clean].T)  # one row per column: partitions stay in cache
-    binary = ((a == 0) | (a == 1)).all(axis=1)
-    whole = (a == np.round(a)).all(axis=1)
-    q = np.percentile(a, _QUANTILES, axis=1)
-    mean, std = a.mean(axis=1), a.std(axis=1)
-    for j, col in enumerate(np.flatnonzero(clean)):
-        out[col] = _format_numeric(bool(binary[j]), bool(whole[j]), q[:, j], mean[j], std[j], "na0")
-    return out
-
-
-def _categorical_profile(series: pd.Series, na: str) -> str:
-    counts = series.dropna().astype(str).value_counts()
-    total = int(counts.sum())
-    if total == 0:
-        return f"cat:empty:{na}"
-    frequent = counts[counts >= MIN_CATEGORY_SHARE * total].index[:MAX_CATEGORIES]
-    cats = sorted(str(c) for c in frequent)
-    return f"cat:k{len(cats)}:h{_short_hash(chr(31).join(cats))}:{na}"
+    return _frame_kind(X) is not None
 
 
 def profile(series: pd.Series) -> str:
-    """The fingerprint of one column's values (see the module docstring)."""
+    """The fingerprint of one column's values (see :mod:`mlflow_debt.capture.fingerprint`)."""
     n = len(series)
     if n == 0:
         return UNKNOWN
-    na = _na_bucket(float(series.isna().mean()))
+    na = fingerprint.na_bucket(float(series.isna().mean()))
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        return f"bin:p{round(float(series.dropna().astype(float).mean()), 1):g}:{na}"
+        return fingerprint.boolean(float(series.dropna().astype(float).mean()), na)
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return f"dt:{na}"
+        return fingerprint.datetime(na)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
-        return _numeric_profile(values, na)
-    return _categorical_profile(series, na)
+        return fingerprint.numeric(values, na)
+    counts = series.dropna().astype(str).value_counts()
+    total = int(counts.sum())
+    # Only the frequent categories reach Python (an id column has thousands of rare ones).
+    frequent = counts[counts >= fingerprint.MIN_CATEGORY_SHARE * total].iloc[
+        : fingerprint.MAX_CATEGORIES
+    ]
+    return fingerprint.categorical(((str(c), int(k)) for c, k in frequent.items()), na, total)
+
+
+def _stride(n: int) -> int:
+    return 1 if n <= MAX_ROWS else math.ceil(n / MAX_ROWS)
 
 
 def _sample(df: pd.DataFrame) -> pd.DataFrame:
-    if len(df) <= MAX_ROWS:
-        return df
-    step = math.ceil(len(df) / MAX_ROWS)
-    return df.iloc[::step]
+    step = _stride(len(df))
+    return df if step == 1 else df.iloc[::step]
+
+
+def _polars_sample(X: Any) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The strided sample of a polars frame as pandas, and each column's polars dtype name.
+
+    Column by column through numpy (no pyarrow needed): numbers stay numbers (nulls become NaN),
+    booleans with nulls become objects, strings and categoricals objects, dates datetime64.
+    """
+    step = _stride(X.height)
+    sample = X.gather_every(step) if step > 1 else X
+    columns: dict[str, Any] = {}
+    dtypes: dict[str, str] = {}
+    for name, s in zip(sample.columns, sample.get_columns()):
+        dtypes[str(name)] = str(s.dtype)
+        try:
+            values = s.to_numpy()
+        except Exception:  # nested or exotic types: their text still profiles as categories
+            values = np.asarray(s.cast(str, strict=False).to_list(), dtype=object)
+        if values.dtype == object and s.dtype.is_numeric():
+            values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+        columns[str(name)] = values
+    return pd.DataFrame(columns, copy=False), dtypes
 
 
 def _is_plain_numeric(dtype: Any) -> bool:
@@ -176,29 +107,35 @@ def _vectorised_profiles(sample: pd.DataFrame) -> dict[int, str]:
     if len(idx) < 2 or len(sample) == 0:
         return {}
     block = sample.iloc[:, idx].to_numpy(dtype="float64")
-    return {i: fp for i, fp in zip(idx, _numeric_profiles(block)) if fp is not None}
+    return {i: fp for i, fp in zip(idx, fingerprint.numeric_columns(block)) if fp is not None}
 
 
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype)
-
-
-def describe(
-    X: pd.DataFrame, estimator: Any = None, *, fingerprints: bool = True
-) -> list[FeatureRecord]:
-    """One record per column of ``X`` in column order: name, dtype, fingerprint.
+def describe(X: Any, estimator: Any = None, *, fingerprints: bool = True) -> list[FeatureRecord]:
+    """One record per column of ``X`` (pandas or polars) in column order: name, dtype, fingerprint.
 
     ``estimator``, when given and fitted, contributes the preprocessing applied to each column.
     """
     return describe_sample(*snapshot(X, estimator), fingerprints=fingerprints)
 
 
-def snapshot(X: pd.DataFrame, estimator: Any = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def snapshot(X: Any, estimator: Any = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """What :func:`describe_sample` needs, taken now: a private copy of the rows it profiles and
     the preprocessing of each column. Cheap (a strided copy of at most :data:`MAX_ROWS` rows), so
-    the profiling itself can run later, elsewhere, without seeing later changes to ``X``."""
+    the profiling itself can run later, elsewhere, without seeing later changes to ``X``.
+
+    A polars frame is sampled first, then only the sample is converted to pandas; its columns keep
+    their polars dtype names (``Float64``, ``String``), kept in the sample's ``attrs``.
+    """
+    if _frame_kind(X) == "polars":
+        sample, dtypes = _polars_sample(X)
+        sample.attrs[_DTYPES_ATTR] = dtypes
+        pre = preprocessing_by_column(estimator, sample) if estimator is not None else {}
+        return sample, pre
     pre = preprocessing_by_column(estimator, X) if estimator is not None else {}
     return _sample(X).copy(), pre
+
+
+_DTYPES_ATTR = "mlflow_debt.dtypes"
 
 
 def describe_sample(
@@ -206,13 +143,15 @@ def describe_sample(
 ) -> list[FeatureRecord]:
     """Records for the columns of ``sample`` (see :func:`snapshot`)."""
     pre = pre or {}
+    names: dict[str, str] = sample.attrs.get(_DTYPES_ATTR) or {}
     fast = _vectorised_profiles(sample) if fingerprints else {}
     records = []
     for i, name in enumerate(sample.columns):
         fp = fast.get(i) or (profile(sample.iloc[:, i]) if fingerprints else UNKNOWN)
-        if str(name) in pre and fp != UNKNOWN:
-            fp = f"{fp}:p{_short_hash(pre[str(name)], 4)}"
-        records.append(FeatureRecord(str(name), _dtype_name(sample.dtypes.iloc[i]), fp))
+        if str(name) in pre:
+            fp = fingerprint.with_preprocessing(fp, pre[str(name)])
+        dtype = names.get(str(name)) or str(sample.dtypes.iloc[i])
+        records.append(FeatureRecord(str(name), dtype, fp))
     return records
 
 

@@ -30,7 +30,7 @@ _lock = threading.Lock()
 
 
 def _is_dataframe(X: Any) -> bool:
-    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
+    return capture.is_frame(X)
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -66,14 +66,23 @@ def backfill_json(result: BackfillResult, dry_run: bool) -> dict[str, Any]:
         "from_signature": result.tagged_from_signature,
         "untaggable": result.untaggable,
         "already_tagged": result.already_tagged,
+        "models_from_signature": result.models_from_signature,
+        "models_untaggable": result.models_untaggable,
+        "models_already_tagged": result.models_already_tagged,
     }
 
 
 def backfill_text(result: BackfillResult, dry_run: bool) -> str:
     verb = "Would tag" if dry_run else "Tagged"
-    return (
+    text = (
         f"{verb} {result.tagged} run(s) ({len(result.tagged_from_dataset)} from dataset inputs, "
         f"{len(result.tagged_from_signature)} from model signatures); could not tag "
         f"{len(result.untaggable)} run(s) (no dataset input or model signature); "
         f"{result.already_tagged} already had feature tags."
     )
+    if result.models_from_signature or result.models_untaggable:
+        text += (
+            f"\n{verb} {len(result.models_from_signature)} logged model(s) from their "
+            f"signatures; {len(result.models_untaggable)} had no usable signature."
+        )
+    return text

@@ -54,6 +54,7 @@ def backfill(
     Names and types come from a run's training dataset input (autolog, mlflow.log_input) or
     else from the signature of a model logged from it; fingerprints are unknown ("?"). Runs
     that already have feature tags are left alone, so running it again changes nothing.
+    LoggedModels without feature tags get them from their own signature the same way.
     """
     from mlflow_debt import store
     from mlflow_debt.capture import render

@@ -18,6 +18,13 @@ what the source runs of its aliased versions read (an alias such as ``champion``
 serves). Older, unaliased runs do not count: a feature dropped from the latest training is no
 longer read.
 
+**Versions read their LoggedModel first.** A run may log several models (MLflow 3's
+``LoggedModel``) and each may be registered; capture writes the same tag schema onto each
+LoggedModel. A version whose LoggedModel carries feature tags is described by that LoggedModel
+(a row of its own, :attr:`RunRow.model_id`, dated by the model's creation), else by its source run
+as before. So two versions registered from one run can read different features, and the run
+itself, once all its versions are described by their models, is not a consumer of its own.
+
 A run registered only as versions that no longer exist (pruned or deleted: MLflow records the
 registration on the run's LoggedModel, ``mlflow.modelVersions``) is *retired*: it belongs to no
 consumer, so a pruned version neither keeps a model's old definition alive nor turns into a
@@ -25,9 +32,9 @@ phantom consumer named after its experiment.
 
 A **changed definition** is a feature whose fingerprint differs between consumers' latest runs,
 compared with :func:`mlflow_debt.capture.fingerprint.same_definition` (a numeric median or IQR
-may move
-by one 0.1-decade bucket, the noise of re-sampling); an unknown fingerprint (``?``, e.g. from Feast
-tags) never counts as a change.
+may move by one 0.1-decade bucket, the noise of re-sampling); an unknown fingerprint (``?``, e.g.
+from Feast tags) never counts as a change, nor does a comparison that cannot tell (``None``: a
+legacy token that may mean either value).
 """
 
 from __future__ import annotations
@@ -58,22 +65,42 @@ _RANK = {EXPERIMENT: 0, TAG: 1, MODEL: 2}
 
 @dataclass(frozen=True)
 class RunRow:
-    """One run that carries feature tags, as read from the store."""
+    """One run that carries feature tags, as read from the store; or one LoggedModel that does.
+
+    A LoggedModel's row has its ``model_id`` (and its source run as ``run_id``), its creation
+    time as ``start_time`` and its own tags: the features of *that* model, which may differ from
+    its run's when a run logged several models.
+    """
 
     run_id: str
     experiment: str
     start_time: int
     #: The run's tags (only feature tags and ``mlflow_debt.consumer`` are read).
     tags: Mapping[str, str]
+    model_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What versions point at: the LoggedModel for a model's row, else the run."""
+        return self.model_id or self.run_id
 
 
 @dataclass(frozen=True)
 class VersionRow:
-    """One live model version and its source run."""
+    """One live model version and its source run.
+
+    ``model_id`` is set when the version's LoggedModel carries feature tags of its own (then a
+    row with that ``model_id`` describes it); else the version is described by its source run.
+    """
 
     model: str
     version: int
     run_id: str | None
+    model_id: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return self.model_id or self.run_id
 
 
 @dataclass(frozen=True)
@@ -93,6 +120,9 @@ class Consumer:
     aliases: dict[str, int] = field(default_factory=dict)
     #: Runs of this consumer whose feature tags were incomplete or failed their digest.
     incomplete_runs: int = 0
+    #: When the latest features came from a LoggedModel's tags: its id (``latest_run_id`` is
+    #: then the model's source run).
+    latest_model_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,15 +197,19 @@ class Declarations:
 def _latest_version_and_aliases(
     versions: Iterable[VersionRow], aliases: Mapping[str, Mapping[str, int]]
 ) -> tuple[dict[str, list[str]], dict[str, int], set[str]]:
-    """run_id -> models, model -> newest live version, and the run ids behind aliased versions."""
+    """row key -> models, model -> newest live version, and the row keys behind aliased versions.
+
+    A version's row is its LoggedModel's when that carries features, else its source run's.
+    """
     models_by_run: dict[str, list[str]] = {}
     latest: dict[str, int] = {}
     run_of: dict[tuple[str, int], str] = {}
     for v in versions:
         latest[v.model] = max(latest.get(v.model, 0), v.version)
-        if v.run_id:
-            models_by_run.setdefault(v.run_id, []).append(v.model)
-            run_of[(v.model, v.version)] = v.run_id
+        key = v.key
+        if key:
+            models_by_run.setdefault(key, []).append(v.model)
+            run_of[(v.model, v.version)] = key
     aliased = {
         run_of[(model, version)]
         for model, by_alias in aliases.items()
@@ -195,10 +229,10 @@ def consumers_of_run(
     ``retired`` holds runs that were registered as model versions at some point; those with no
     live version left belong to nobody.
     """
-    models = models_by_run.get(run.run_id)
+    models = models_by_run.get(run.key)
     if models:
         return [(m, MODEL) for m in sorted(set(models))]
-    if run.run_id in retired:
+    if run.model_id or run.run_id in retired:
         return []
     tagged = (run.tags.get(tagschema.CONSUMER_KEY) or "").strip()
     if tagged:
@@ -233,7 +267,7 @@ def analyze(
     n = 0
     for run in runs:
         n += 1
-        key = (run.start_time or 0, run.run_id)
+        key = (run.start_time or 0, run.key)
         for name, kind in consumers_of_run(run, models_by_run, registered_runs):
             # A registered model outranks a tag, a tag an experiment, of the same name.
             if name not in kinds or _RANK[kind] > _RANK[kinds[name]]:
@@ -241,21 +275,21 @@ def analyze(
             cur = best.get(name)
             if cur is None or key > cur[:2]:
                 best[name] = (*key, run)
-        if run.run_id in aliased_runs:
-            kept_aliased[run.run_id] = run
+        if run.key in aliased_runs:
+            kept_aliased[run.key] = run
 
     decoded: dict[str, FeatureSet] = {}
 
     def features_of(run: RunRow) -> FeatureSet:
-        fs = decoded.get(run.run_id)
+        fs = decoded.get(run.key)
         if fs is None:
             fs = tagschema.decode(run.tags) or FeatureSet(())
-            decoded[run.run_id] = fs
+            decoded[run.key] = fs
         return fs
 
     consumers: dict[str, Consumer] = {}
     for name in sorted(best):
-        start, run_id, run = best[name]
+        start, row_key, run = best[name]
         fs = features_of(run)
         latest_fp: dict[str, str] = {}
         for rec in fs.features:
@@ -266,7 +300,7 @@ def analyze(
         if kinds[name] == MODEL:
             model_aliases = dict(sorted(aliases.get(name, {}).items()))
             for other in kept_aliased.values():
-                if name in models_by_run.get(other.run_id, ()) and other.run_id != run_id:
+                if name in models_by_run.get(other.key, ()) and other.key != row_key:
                     # Only the versions of *this* model that an alias points at.
                     ofs = features_of(other)
                     reads.update(r.name for r in ofs.features)
@@ -274,13 +308,14 @@ def analyze(
         consumers[name] = Consumer(
             name=name,
             kind=kinds[name],
-            latest_run_id=run_id,
+            latest_run_id=run.run_id,
             latest_start_time=start,
             latest=latest_fp,
             reads=frozenset(reads),
             latest_version=latest_version.get(name) if kinds[name] == MODEL else None,
             aliases=model_aliases,
             incomplete_runs=incomplete,
+            latest_model_id=run.model_id,
         )
 
     readers: dict[str, list[str]] = {}
@@ -322,7 +357,8 @@ def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) ->
         if fp == UNKNOWN:
             unknown.append(name)
             continue
-        rep = next((r for r in by_fp if same_definition(r, fp)), fp)
+        # None (a legacy token that may mean either) is compatible: it joins, never splits.
+        rep = next((r for r in by_fp if same_definition(r, fp) is not False), fp)
         by_fp.setdefault(rep, []).append(name)
         newest[rep] = max(newest.get(rep, (0, "")), recency[name])
     order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)

@@ -53,6 +53,7 @@ def _consumer_json(c: Consumer) -> dict[str, Any]:
     return {
         "kind": c.kind,
         "latest_run_id": c.latest_run_id,
+        "latest_model_id": c.latest_model_id,
         "latest_start_time": c.latest_start_time,
         "latest_version": c.latest_version,
         "aliases": dict(c.aliases),

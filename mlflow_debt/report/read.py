@@ -4,8 +4,9 @@ What is read, each as a paged or batched search, never one call per run:
 
 * every registered model (its tags hold the version limit, its aliases say what serves) and
   every live model version (``search_model_versions``);
-* every LoggedModel (``search_logged_models``): its metrics, its artifact location, and whether
-  it was ever registered (retired runs, as in ``consumers``);
+* every LoggedModel (``search_logged_models``): its metrics, its artifact location, whether
+  it was ever registered (retired runs, as in ``consumers``), and its feature tags: a version
+  whose LoggedModel carries them reads its features from there, else from its source run;
 * the feature-tagged runs of the experiments, streamed once into the consumer analysis of
   :mod:`mlflow_debt.consumers.analysis`; as they stream by, the runs behind live versions are
   noted (code
@@ -24,18 +25,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import itertools
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
-from mlflow.entities import Run, ViewType
+from mlflow.entities import LoggedModel, Run, ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store, tags
 from mlflow_debt.consumers import read as consumers_io
-from mlflow_debt.consumers.analysis import Declarations, VersionRow, analyze
+from mlflow_debt.consumers.analysis import Declarations, analyze
 from mlflow_debt.errors import NotFoundError
 from mlflow_debt.prune import registry
 from mlflow_debt.report import assess
@@ -137,21 +139,40 @@ def _runs_by_id(
 class _LoggedModel:
     metrics: dict[str, float]
     artifact_location: str
+    #: The model's own feature names (None: it carries no feature tags), and their completeness.
+    features: tuple[str, ...] | None = None
+    complete: bool = True
+
+
+def _features_of(lm_tags: Mapping[str, str]) -> tuple[tuple[str, ...] | None, bool]:
+    fs = tags.decode(lm_tags) if tags.SCHEMA_KEY in lm_tags else None
+    if fs is None:
+        return None, True
+    return tuple(dict.fromkeys(r.name for r in fs.features)), fs.complete
 
 
 def _logged_models(
     client: MlflowClient, experiment_ids: Sequence[str]
-) -> tuple[dict[str, _LoggedModel], set[str]]:
-    """model_id -> its metrics and location; and the source runs of ever-registered models."""
+) -> tuple[dict[str, _LoggedModel], set[str], dict[str, LoggedModel]]:
+    """model_id -> its metrics, location and features; the source runs of ever-registered
+    models; and the LoggedModels that carry feature tags (for the lineage)."""
     models: dict[str, _LoggedModel] = {}
     registered: set[str] = set()
+    with_features: dict[str, LoggedModel] = {}
     for lm in store.iter_logged_models(client, list(experiment_ids)):
+        lm_tags = dict(lm.tags or {})
+        features, complete = _features_of(lm_tags)
         models[lm.model_id] = _LoggedModel(
-            registry.latest_values(lm.metrics or []), str(lm.artifact_location or "")
+            registry.latest_values(lm.metrics or []),
+            str(lm.artifact_location or ""),
+            features,
+            complete,
         )
+        if features is not None:
+            with_features[lm.model_id] = lm
         if lm.source_run_id and consumers_io.was_registered(lm):
             registered.add(lm.source_run_id)
-    return models, registered
+    return models, registered, with_features
 
 
 _NOT_FOUND = ("not found", "does not exist", "no such file", "404", "resource_does_not_exist")
@@ -255,17 +276,26 @@ def read_facts(
         name: {a: v for v, al in by_v.items() for a in al} for name, by_v in aliases.items()
     }
     versions = list(store.iter_model_versions(client))
-    logged, registered_runs = _logged_models(client, list(all_exps))
+    logged, registered_runs, with_features = _logged_models(client, list(all_exps))
 
     wanted = {str(mv.run_id) for mv in versions if mv.run_id}
     tap = _Tap(wanted)
+    # As in ``consumers``: the selected experiments' LoggedModels with features describe their
+    # versions; the others' versions fall back to their runs (not read either).
+    selected_models = {
+        k: lm for k, lm in with_features.items() if str(lm.experiment_id) in selected_exps
+    }
+    version_rows = consumers_io.read_versions(client, selected_models, versions)
     lineage = analyze(
-        consumers_io.iter_feature_runs(client, selected_exps, page_size=page_size, tap=tap),
-        [VersionRow(mv.name, int(mv.version), mv.run_id or None) for mv in versions],
+        itertools.chain(
+            consumers_io.iter_feature_runs(client, selected_exps, page_size=page_size, tap=tap),
+            consumers_io.model_rows(selected_models, version_rows, selected_exps),
+        ),
+        version_rows,
         alias_by_model,
         declarations=declarations,
         judge_absent=not experiments,
-        registered_runs=registered_runs,
+        registered_runs=registered_runs | consumers_io.described_runs(version_rows),
     )
     runs = dict(tap.found)
     runs.update(_runs_by_id(client, list(all_exps), wanted - set(runs)))
@@ -285,6 +315,8 @@ def read_facts(
         model_id = registry.model_id_of(mv)
         lm = logged.get(model_id) if model_id else None
         artifact, signature = mlmodels.get(key, (None, None))
+        # A version reads its LoggedModel's own features when it has them, else its run's.
+        own = lm is not None and lm.features is not None
         facts_versions.append(
             VersionFacts(
                 model=mv.name,
@@ -296,8 +328,8 @@ def read_facts(
                 run_found=run is not None,
                 run_deleted=bool(run and run.deleted),
                 experiment=all_exps.get(run.experiment_id, "") if run else "",
-                features=run.features if run else None,
-                features_complete=run.complete if run else True,
+                features=lm.features if own and lm else (run.features if run else None),
+                features_complete=(lm.complete if own and lm else (run.complete if run else True)),
                 git_commit=run.git_commit if run else None,
                 run_metrics=run.metrics if run else {},
                 model_metrics=lm.metrics if lm else {},
