@@ -405,3 +405,40 @@ def test_help_shows_each_commands_whole_summary() -> None:
         summary = command.get_short_help_str(10_000)  # the whole first sentence
         assert f"{name} {summary}" in listing, name
     assert "..." not in listing
+
+
+def test_log_lines_shown_with_debug_are_masked_too(
+    tracking_uri, mocker, monkeypatch, caplog
+) -> None:
+    """MLflow's log lines are hidden during a command; with MLFLOW_DEBT_DEBUG=1 they are shown,
+    and a URI in them is masked like everything else we print."""
+    import logging
+
+    monkeypatch.setenv("MLFLOW_DEBT_DEBUG", "1")
+    uri = "postgresql://mlflow:hunter2@db.internal/mlflow"
+
+    def engine_fails(*args: object, **kwargs: object) -> None:
+        logging.getLogger("mlflow.store.db.utils").warning("engine for %s failed", uri)
+        raise ZeroDivisionError("a bug")
+
+    mocker.patch("mlflow_debt.store.get_client", side_effect=engine_fails)
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(cli, ["features", "0" * 32])
+    assert result.exit_code == 4
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("mlflow")]
+    assert messages == ["engine for postgresql://mlflow:***@db.internal/mlflow failed"]
+
+
+def test_without_debug_no_log_line_is_even_made(tracking_uri, mocker, caplog) -> None:
+    import logging
+
+    def engine_fails(*args: object, **kwargs: object) -> None:
+        logging.getLogger("mlflow.store.db.utils").warning("SQLAlchemy engine could not be created")
+        raise ConnectionRefusedError("connection refused")
+
+    mocker.patch("mlflow_debt.store.get_client", side_effect=engine_fails)
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(cli, ["features", "0" * 32])
+    assert [r for r in caplog.records if r.name.startswith("mlflow")] == []
+    assert len(stderr_lines(result.output)) == 1
+    assert logging.root.manager.disable == logging.NOTSET  # lifted when the command ended
