@@ -71,7 +71,8 @@ class LazyGroup(click.Group):
         except BrokenPipeError:
             raise  # the reader of stdout went away (``| head``): click's standalone handling
         except Exception as exc:
-            # A safety net: MLflow/HTTP/database errors that escaped a store call's translation.
+            # MLflow/HTTP/database errors that escaped a store call's translation are exit 3;
+            # anything else is a bug in mlflow-debt (exit 4).
             if type(exc).__module__.split(".")[0] in _SERVER_ERROR_MODULES:
                 _fail(ctx, exc, EXIT_SERVER)
             _internal_error(exc)
@@ -163,7 +164,7 @@ def _quiet_store_setup_logs() -> None:
         record = previous_factory(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a malformed call; let logging report it as it would
+        except Exception:
             return record
         record.msg, record.args = redact(message), None
         return record

@@ -10,7 +10,11 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _check_stores(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _check_stores(
+    ctx: click.Context,
+    param: click.Parameter,
+    value: str | None,
+) -> str | None:
     """A command that runs opens its store checked: a SQLite file that does not exist is an
     error (not a new empty store), a database URI is tried with a bounded connect timeout."""
     if not ctx.resilient_parsing:

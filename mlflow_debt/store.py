@@ -109,10 +109,11 @@ def _check_sqlite_file(uri: str) -> None:
     from pathlib import Path
 
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         database = make_url(uri).database
-    except Exception:  # MLflow says what is wrong with it
+    except (ArgumentError, ValueError):  # MLflow says what is wrong with it
         return
     if not database or database == ":memory:" or database.startswith("file:"):
         return
@@ -143,13 +144,14 @@ def _connect_timeout() -> int:
 def _check_database(uri: str) -> None:
     import sqlalchemy
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
     shown = redact(uri)
     try:
         url = make_url(uri)
         dialect = url.get_dialect()
-    except Exception as exc:  # a malformed URI or an unknown dialect/driver name
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:  # malformed, unknown driver
         raise InputError(f"Cannot use the tracking URI {shown}: {_error_message(exc)}") from None
     driver = str(getattr(dialect, "driver", "") or "")
     try:
@@ -171,7 +173,7 @@ def _check_database(uri: str) -> None:
     try:
         with engine.connect():
             pass
-    except Exception as exc:
+    except (SQLAlchemyError, OSError) as exc:
         reason = one_line(getattr(exc, "orig", None) or exc, limit=200)
         where = f"{url.host or 'localhost'}:{url.port}" if url.port else (url.host or "localhost")
         raise ServerError(

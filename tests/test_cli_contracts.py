@@ -61,7 +61,8 @@ def stderr_lines(text: str) -> list[str]:
 # --- 3.1 exit codes ------------------------------------------------------------------------------
 
 
-def test_an_unexpected_exception_is_one_line_and_exit_4(tracking_uri, mocker) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_an_unexpected_exception_is_one_line_and_exit_4(mocker) -> None:
     mocker.patch("mlflow_debt.store.get_client", side_effect=ZeroDivisionError("division by zero"))
     result = CliRunner().invoke(cli, ["features", "0" * 32])
     assert result.exit_code == EXIT_INTERNAL
@@ -71,9 +72,8 @@ def test_an_unexpected_exception_is_one_line_and_exit_4(tracking_uri, mocker) ->
     ]
 
 
-def test_mlflow_debt_debug_shows_the_traceback_and_still_exits_4(
-    tracking_uri, mocker, monkeypatch
-) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_mlflow_debt_debug_shows_the_traceback_and_still_exits_4(mocker, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_DEBT_DEBUG", "1")
     mocker.patch("mlflow_debt.store.get_client", side_effect=KeyError("oops"))
     result = CliRunner().invoke(cli, ["features", "0" * 32])
@@ -158,7 +158,8 @@ def test_interrupt_at_the_confirmation_prompt_is_130_and_deletes_nothing(
             os.write(master, b"\x04")
         assert proc.wait(timeout=30) == EXIT_INTERRUPTED
         output = read_all(master)
-    assert "Interrupted." in output and "Aborted!" not in output
+    assert "Interrupted." in output
+    assert "Aborted!" not in output
     assert "Traceback" not in output
     assert len(client.search_model_versions("name = 'churn'")) == 3
 
@@ -212,7 +213,8 @@ def test_a_hanging_server_is_given_up_on_within_about_30_s() -> None:
     assert proc.returncode == 3, proc.stderr
     assert elapsed < 45, elapsed
     lines = stderr_lines(proc.stderr)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error: "), proc.stderr
     assert "timed out" in lines[0]
 
 
@@ -257,7 +259,8 @@ def test_postgres_with_nothing_listening_is_one_line_exit_3_within_15_s() -> Non
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("Error: Cannot connect to the tracking database")
     assert "MLFLOW_DEBT_DB_CONNECT_TIMEOUT" in lines[0]
-    assert "p%40ss" not in proc.stderr and "w/rd" not in proc.stderr
+    assert "p%40ss" not in proc.stderr
+    assert "w/rd" not in proc.stderr
 
 
 def test_mysql_without_a_driver_is_one_line_exit_3_naming_what_to_install() -> None:
@@ -273,8 +276,10 @@ def test_mysql_without_a_driver_is_one_line_exit_3_naming_what_to_install() -> N
     )
     assert result.exit_code == 3, result.output
     lines = stderr_lines(result.output)
-    assert len(lines) == 1 and "Traceback" not in result.output
-    assert "pip install mysqlclient" in lines[0] and "mysql+DRIVER://" in lines[0]
+    assert len(lines) == 1
+    assert "Traceback" not in result.output
+    assert "pip install mysqlclient" in lines[0]
+    assert "mysql+DRIVER://" in lines[0]
     assert "hunter2" not in result.output
 
 
@@ -318,7 +323,8 @@ def test_mlflows_default_store_must_exist_too(monkeypatch, tmp_path: Path) -> No
     assert not (tmp_path / "mlflow.db").exists()
 
 
-def test_an_existing_sqlite_store_still_works(tracking_uri: str) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_an_existing_sqlite_store_still_works() -> None:
     result = CliRunner().invoke(cli, ["consumers", "--format", "json"])
     assert result.exit_code == 0, result.output
 
@@ -378,7 +384,8 @@ def test_an_unreachable_server_never_prints_the_userinfo(uri: str, monkeypatch) 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     result = CliRunner().invoke(cli, ["features", "abc", "--tracking-uri", uri])
     assert result.exit_code == 3, result.output
-    assert "tokentoken" not in result.output and "ss:w" not in result.output
+    assert "tokentoken" not in result.output
+    assert "ss:w" not in result.output
     assert len(stderr_lines(result.output)) == 1
 
 
@@ -401,15 +408,15 @@ def test_help_shows_each_commands_whole_summary() -> None:
     listing = " ".join(result.output.partition("Commands:")[2].split())
     for name in COMMANDS:
         command = cli.get_command(None, name)  # type: ignore[arg-type]
-        assert command is not None and command.help
+        assert command is not None
+        assert command.help
         summary = command.get_short_help_str(10_000)  # the whole first sentence
         assert f"{name} {summary}" in listing, name
     assert "..." not in listing
 
 
-def test_log_lines_shown_with_debug_are_masked_too(
-    tracking_uri, mocker, monkeypatch, caplog
-) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_log_lines_shown_with_debug_are_masked_too(mocker, monkeypatch, caplog) -> None:
     """MLflow's log lines are hidden during a command; with MLFLOW_DEBT_DEBUG=1 they are shown,
     and a URI in them is masked like everything else we print."""
     import logging
@@ -417,7 +424,7 @@ def test_log_lines_shown_with_debug_are_masked_too(
     monkeypatch.setenv("MLFLOW_DEBT_DEBUG", "1")
     uri = "postgresql://mlflow:hunter2@db.internal/mlflow"
 
-    def engine_fails(*args: object, **kwargs: object) -> None:
+    def engine_fails(*_args: object, **_kwargs: object) -> None:
         logging.getLogger("mlflow.store.db.utils").warning("engine for %s failed", uri)
         raise ZeroDivisionError("a bug")
 
@@ -429,10 +436,11 @@ def test_log_lines_shown_with_debug_are_masked_too(
     assert messages == ["engine for postgresql://mlflow:***@db.internal/mlflow failed"]
 
 
-def test_without_debug_no_log_line_is_even_made(tracking_uri, mocker, caplog) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_without_debug_no_log_line_is_even_made(mocker, caplog) -> None:
     import logging
 
-    def engine_fails(*args: object, **kwargs: object) -> None:
+    def engine_fails(*_args: object, **_kwargs: object) -> None:
         logging.getLogger("mlflow.store.db.utils").warning("SQLAlchemy engine could not be created")
         raise ConnectionRefusedError("connection refused")
 

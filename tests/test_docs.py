@@ -31,7 +31,8 @@ def test_every_command_has_help_with_examples_and_is_in_the_readme(name: str) ->
 def test_the_readme_documents_exit_codes_and_the_two_commands() -> None:
     for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
         assert code in README
-    assert "bash scripts/demo.sh" in README and "bash scripts/test.sh" in README
+    assert "bash scripts/demo.sh" in README
+    assert "bash scripts/test.sh" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci
 
@@ -46,7 +47,8 @@ def test_help_works_without_importing_mlflow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
-    assert "features" in out.stdout and "prune" in out.stdout
+    assert "features" in out.stdout
+    assert "prune" in out.stdout
 
 
 def test_every_report_check_is_documented() -> None:
@@ -141,34 +143,45 @@ def missing_keys(example: Any, real: Any, path: str = "$") -> list[str]:
     keys mark an abridged example.
     """
     if isinstance(example, dict):
-        if not isinstance(real, dict):
-            return [f"{path}: documented as an object, is {type(real).__name__}"]
-        problems = []
-        for key, value in example.items():
-            if key == "...":
-                continue
-            if key in real:
-                problems += missing_keys(value, real[key], f"{path}.{key}")
-            elif real and all(isinstance(v, dict) for v in real.values()):
-                candidates = [missing_keys(value, v, f"{path}[{key!r}]") for v in real.values()]
-                problems += min(candidates, key=len)
-            else:
-                problems.append(f"{path}.{key}: documented, not in the real output")
-        return problems
+        return _missing_in_object(example, real, path)
     if isinstance(example, list):
-        if not isinstance(real, list):
-            return [f"{path}: documented as a list, is {type(real).__name__}"]
-        problems = []
-        for i, item in enumerate(example):
-            if not real:
-                problems.append(f"{path}[{i}]: the real output's list is empty (docs store gap)")
-                continue
-            problems += min((missing_keys(item, r, f"{path}[{i}]") for r in real), key=len)
-        return problems
+        return _missing_in_list(example, real, path)
+    return _wrong_type(example, real, path)
+
+
+def _missing_in_object(example: dict[str, Any], real: Any, path: str) -> list[str]:
+    if not isinstance(real, dict):
+        return [f"{path}: documented as an object, is {type(real).__name__}"]
+    problems = []
+    for key, value in example.items():
+        if key == "...":
+            continue
+        if key in real:
+            problems += missing_keys(value, real[key], f"{path}.{key}")
+        elif real and all(isinstance(v, dict) for v in real.values()):
+            candidates = [missing_keys(value, v, f"{path}[{key!r}]") for v in real.values()]
+            problems += min(candidates, key=len)
+        else:
+            problems.append(f"{path}.{key}: documented, not in the real output")
+    return problems
+
+
+def _missing_in_list(example: list[Any], real: Any, path: str) -> list[str]:
+    if not isinstance(real, list):
+        return [f"{path}: documented as a list, is {type(real).__name__}"]
+    problems = []
+    for i, item in enumerate(example):
+        if not real:
+            problems.append(f"{path}[{i}]: the real output's list is empty (docs store gap)")
+            continue
+        problems += min((missing_keys(item, r, f"{path}[{i}]") for r in real), key=len)
+    return problems
+
+
+def _wrong_type(example: Any, real: Any, path: str) -> list[str]:
     if example is None or real is None:
         return []
-    kinds = [(bool,), (int, float), (str,)]
-    for kind in kinds:
+    for kind in [(bool,), (int, float), (str,)]:
         if isinstance(example, kind):
             if isinstance(real, kind) and not (isinstance(real, bool) and bool not in kind):
                 return []

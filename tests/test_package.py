@@ -75,7 +75,8 @@ def test_circular_imports(module: str) -> None:
 
 def test_the_module_list_finds_the_package() -> None:
     modules = all_modules()
-    assert "mlflow_debt.cli" in modules and "mlflow_debt.store" in modules
+    assert "mlflow_debt.cli" in modules
+    assert "mlflow_debt.store" in modules
     assert all(importlib.util.find_spec(m) is not None for m in modules)
 
 
@@ -116,7 +117,8 @@ def test_the_version_is_written_once() -> None:
     import mlflow_debt
 
     project = PYPROJECT["project"]
-    assert "version" not in project and "version" in project["dynamic"]
+    assert "version" not in project
+    assert "version" in project["dynamic"]
     dynamic = PYPROJECT["tool"]["setuptools"]["dynamic"]["version"]
     assert dynamic == {"attr": "mlflow_debt.__version__"}
     from importlib.metadata import version
@@ -127,7 +129,8 @@ def test_the_version_is_written_once() -> None:
 def test_the_license_file_matches_the_license_expression() -> None:
     assert PYPROJECT["project"]["license"] == "Apache-2.0"
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
-    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
 
 
