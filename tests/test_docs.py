@@ -29,8 +29,13 @@ def test_every_command_has_help_with_examples_and_is_in_the_readme(name: str) ->
 
 
 def test_the_readme_documents_exit_codes_and_the_two_commands() -> None:
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 130 |"):
         assert code in README
+    from mlflow_debt import errors
+
+    documented = (errors.__doc__ or "").splitlines()
+    for code in (0, 1, 2, 3, 4, 130):
+        assert any(line.startswith(f"* {code} ") for line in documented), code
     assert "bash scripts/demo.sh" in README
     assert "bash scripts/test.sh" in README
     ci = (ROOT / ".ci" / "run").read_text()
