@@ -263,6 +263,27 @@ def test_postgres_with_nothing_listening_is_one_line_exit_3_within_15_s() -> Non
     assert "w/rd" not in proc.stderr
 
 
+@pytest.mark.postgres
+def test_a_wrong_database_password_is_one_line_exit_3_and_stays_secret() -> None:
+    """A real PostgreSQL server that refuses the password: the probe's answer, not MLflow's
+    retries, and the password masked."""
+    base = os.environ.get("MLFLOW_DEBT_TEST_POSTGRES_URI")
+    if not base:
+        pytest.skip("PostgreSQL not configured: set MLFLOW_DEBT_TEST_POSTGRES_URI")
+    from sqlalchemy.engine import make_url
+
+    uri = make_url(base).set(password="n0t:th3@pass").render_as_string(hide_password=False)
+    t0 = time.monotonic()
+    result = CliRunner().invoke(cli, ["consumers", "--tracking-uri", uri])
+    assert time.monotonic() - t0 < 15
+    assert result.exit_code == 3, result.output
+    lines = stderr_lines(result.output)
+    assert len(lines) == 1, result.output
+    assert "Cannot connect to the tracking database" in lines[0]
+    assert "th3" not in result.output
+    assert "n0t" not in result.output
+
+
 def test_mysql_without_a_driver_is_one_line_exit_3_naming_what_to_install() -> None:
     pytest.importorskip("sqlalchemy")
     try:
