@@ -7,12 +7,19 @@ Subcommands live in :mod:`mlflow_debt.commands` and are imported only when run (
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
 import click
 
-from mlflow_debt.errors import EXIT_SERVER, EXIT_USAGE, MlflowDebtError
+from mlflow_debt.errors import (
+    DEBUG_ENV,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_SERVER,
+    MlflowDebtError,
+)
 
 # name -> "module:attribute". Order is the order shown by --help.
 COMMANDS: dict[str, str] = {
@@ -25,6 +32,9 @@ COMMANDS: dict[str, str] = {
     "impact": "mlflow_debt.commands.consumers:impact",
     "report": "mlflow_debt.commands.report:report",
 }
+
+#: ``--help`` shows each command's whole first sentence, never one cut off at the column width.
+SHORT_HELP_LIMIT = 1_000
 
 
 class LazyGroup(click.Group):
@@ -41,16 +51,32 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(SHORT_HELP_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MlflowDebtError as exc:
             _fail(ctx, exc, exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            raise  # the reader of stdout went away (``| head``): click's standalone handling
         except Exception as exc:
-            # A safety net: MLflow/HTTP/database errors that escaped a store call's translation.
-            if type(exc).__module__.split(".")[0] not in _SERVER_ERROR_MODULES:
-                raise
-            _fail(ctx, exc, EXIT_SERVER)
+            # MLflow/HTTP/database errors that escaped a store call's translation are exit 3;
+            # anything else is a bug in mlflow-debt (exit 4).
+            if type(exc).__module__.split(".")[0] in _SERVER_ERROR_MODULES:
+                _fail(ctx, exc, EXIT_SERVER)
+            _internal_error(exc)
+            ctx.exit(EXIT_INTERNAL)
 
 
 _SERVER_ERROR_MODULES = {"mlflow", "requests", "urllib3", "sqlalchemy"}
@@ -62,6 +88,26 @@ def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
     message = getattr(exc, "message", None) or str(exc)
     click.echo(f"Error: {one_line(message, limit=500)}", err=True)
     ctx.exit(code)
+
+
+def _internal_error(exc: BaseException) -> None:
+    """A bug in mlflow-debt: one line (exit 4, never 1, which means "debt found"); the
+    traceback only with ``MLFLOW_DEBT_DEBUG=1``."""
+    from mlflow_debt.redact import redact
+
+    if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        click.echo(redact(text), err=True, nl=False)
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    detail = redact(detail)
+    if len(detail) > 300:
+        detail = detail[:299] + "…"
+    click.echo(
+        f"Error: internal error in mlflow-debt: {detail}; set {DEBUG_ENV}=1 for the traceback",
+        err=True,
+    )
 
 
 @click.group(
@@ -77,52 +123,102 @@ def cli() -> None:
     turn that off). These commands read those tags and the model registry.
 
     Exit codes: 0 ok, 1 debt found (a --fail-on gate) or declined, 2 bad usage or input,
-    3 MLflow or tracking-server error.
+    3 MLflow or tracking-server error, 4 internal error, 130 interrupted.
     """
     _bounded_http_retries()
     _quiet_store_setup_logs()
 
 
-#: MLflow's client retries a failing HTTP request 7 times with a backoff factor of 2 (about four
-#: minutes against a server that is down). A command-line user is better served by an answer in
-#: seconds; transient errors (a 503, a restarting server) are still retried. The user's own
-#: settings of these variables always win.
+#: MLflow's client retries a failing HTTP request 7 times with a backoff factor of 2 and waits
+#: 120 s for each answer (minutes against a server that is down or hangs). A command-line user is
+#: better served by an answer in seconds: at most 3 tries of 10 s each, so a server that accepts
+#: connections and never answers is given up on after about 30 s (3 x 10 s + 2 s of backoff);
+#: transient errors (a 503, a restarting server) are still retried. The user's own settings of
+#: these variables always win (raise the timeout for a server that is slow to answer big reads).
 HTTP_RETRY_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 
 
 def _quiet_store_setup_logs() -> None:
-    """No INFO logging while a command runs: MLflow logs its database set-up ("Creating initial
-    MLflow database tables...", alembic's migrations) on a store's first use, and on the command
-    line that is noise around our one-line messages. A process-wide switch, because alembic's
+    """No log lines from MLflow (or alembic, SQLAlchemy, urllib3) while a command runs.
+
+    MLflow logs its database set-up ("Creating initial MLflow database tables...", alembic's
+    migrations) and, for a store it cannot use, WARNING/ERROR lines with the whole exception
+    (46 of them for a PostgreSQL server that is down); on the command line that is noise around
+    our one-line message, which says the same. A process-wide switch, because alembic's
     ``fileConfig`` re-creates its logger's level and handler on every migration (MLflow 3.1
-    migrates on every use); lifted again when the command ends (CliRunner, embedding)."""
+    migrates on every use); lifted again when the command ends (CliRunner, embedding). With
+    ``MLFLOW_DEBT_DEBUG=1`` the lines are shown, credentials masked like everything we print.
+    """
     import logging
 
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
+    from mlflow_debt.redact import redact
+
+    previous_disable = logging.root.manager.disable
+    previous_factory = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous_factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:
+            return record
+        record.msg, record.args = redact(message), None
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
+    debug = os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    logging.disable(logging.NOTSET if debug else logging.CRITICAL)
+
+    def restore() -> None:
+        logging.disable(previous_disable)
+        logging.setLogRecordFactory(previous_factory)
+
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
-        ctx.call_on_close(lambda: logging.disable(previous))
+        ctx.call_on_close(restore)
 
 
 def _bounded_http_retries() -> None:
-    import os
-
     for name, value in HTTP_RETRY_DEFAULTS.items():
         os.environ.setdefault(name, value)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: click's standalone mode, except that an interrupt (Ctrl-C
+    anywhere, Ctrl-C or Ctrl-D at a prompt) exits 130 with ``Interrupted.`` instead of click's
+    ``Aborted!`` and 1, and an unexpected exception is an internal error (exit 4)."""
     try:
-        cli.main(args=argv, prog_name="mlflow-debt", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - interactive only
-        click.echo("Aborted.", err=True)
-        sys.exit(EXIT_USAGE)
+        try:
+            code = cli.main(args=argv, prog_name="mlflow-debt", standalone_mode=False)
+        except click.exceptions.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            _interrupted()
+        except BrokenPipeError:
+            # As click's standalone mode does: no traceback, no second error on exit.
+            wrapper: Any = click.utils.PacifyFlushWrapper
+            sys.stdout = wrapper(sys.stdout)
+            code = 1
+        except Exception as exc:
+            _internal_error(exc)
+            code = EXIT_INTERNAL
+        sys.exit(code if isinstance(code, int) else 0)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one is handled
+        _interrupted()
+
+
+def _interrupted() -> None:
+    try:
+        click.echo("Interrupted.", err=True)
+    finally:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,9 @@ exits with its ``exit_code``. Exit codes are a documented interface (see the REA
 * 0 success
 * 1 a check found debt (CI gate) or the user declined
 * 2 bad usage or input (unknown run, model, metric, malformed file)
-* 3 MLflow or tracking-server error (unreachable, 5xx, permission)
+* 3 MLflow or tracking-server error (unreachable, 5xx, permission, database unusable)
+* 4 internal error: a bug in mlflow-debt (one line; ``MLFLOW_DEBT_DEBUG=1`` shows the traceback)
+* 130 interrupted (Ctrl-C, also at a confirmation prompt)
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ EXIT_OK = 0
 EXIT_DEBT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_SERVER = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+#: Set to 1 to see the traceback of an internal error (exit 4).
+DEBUG_ENV = "MLFLOW_DEBT_DEBUG"
 
 
 class MlflowDebtError(Exception):

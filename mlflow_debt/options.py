@@ -10,12 +10,28 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _check_stores(
+    ctx: click.Context,
+    param: click.Parameter,
+    value: str | None,
+) -> str | None:
+    """A command that runs opens its store checked: a SQLite file that does not exist is an
+    error (not a new empty store), a database URI is tried with a bounded connect timeout."""
+    if not ctx.resilient_parsing:
+        from mlflow_debt import store
+
+        store.check_stores(True)
+        ctx.call_on_close(lambda: store.check_stores(False))
+    return value
+
+
 def tracking_uri_option(f: F) -> F:
     return click.option(
         "--tracking-uri",
         envvar="MLFLOW_TRACKING_URI",
         default=None,
         metavar="URI",
+        callback=_check_stores,
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's default: "
         "sqlite:///mlflow.db in the current directory).",
     )(f)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the test suite: a virtualenv in .venv with mlflow-debt and its test extra, then
-# pytest. Needs only Python 3.10+ and pip. Arguments go to pytest:
+# Set up and run the test suite: a virtualenv in .venv with mlflow-debt and its dev extra (the
+# test extra plus ruff, mypy, pytest-cov, playwright, build, twine), then pytest. Needs only Python 3.10+ and pip. Arguments go to pytest:
 #   bash scripts/test.sh                  # everything (what CI runs)
 #   bash scripts/test.sh -m "not slow and not server"    # the everyday run
 # Environment: VENV (default .venv) picks the virtualenv; PINS adds requirements to it, e.g.
@@ -15,7 +15,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # shellcheck disable=SC2086  # PINS is a list of requirements
-"$VENV/bin/python" -m pip install --quiet -e ".[test]" ${PINS:-}
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]" ${PINS:-}
 
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true GIT_PYTHON_REFRESH=quiet
 set +e

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -24,9 +29,15 @@ def test_every_command_has_help_with_examples_and_is_in_the_readme(name: str) ->
 
 
 def test_the_readme_documents_exit_codes_and_the_two_commands() -> None:
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 130 |"):
         assert code in README
-    assert "bash scripts/demo.sh" in README and "bash scripts/test.sh" in README
+    from mlflow_debt import errors
+
+    documented = (errors.__doc__ or "").splitlines()
+    for code in (0, 1, 2, 3, 4, 130):
+        assert any(line.startswith(f"* {code} ") for line in documented), code
+    assert "bash scripts/demo.sh" in README
+    assert "bash scripts/test.sh" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci
 
@@ -41,7 +52,8 @@ def test_help_works_without_importing_mlflow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
-    assert "features" in out.stdout and "prune" in out.stdout
+    assert "features" in out.stdout
+    assert "prune" in out.stdout
 
 
 def test_every_report_check_is_documented() -> None:
@@ -52,3 +64,146 @@ def test_every_report_check_is_documented() -> None:
         assert f"### `{check.id}` — {check.title}" in guide, check.id
         assert f"| `{check.id}` |" in README, check.id
     assert (ROOT / "docs" / "images" / "debt-report.png").exists()
+
+
+# --- the documented JSON is the real JSON ---------------------------------------------------------
+#
+# Every ```json block in docs/*.md is an example of one command's output, tagged on the line
+# before it with that command: ``<!-- contract: mlflow-debt consumers --format json -->``. Each is
+# parsed and its keys are checked against the real output of that command on a real store (the
+# example team's, with a pruned model and a declarations file), so "stable: extended, never
+# broken" is tested. Values are examples; keys, nesting and value types are the contract.
+
+CONTRACT = re.compile(
+    r"<!-- contract: (?P<command>mlflow-debt [^>]*?) -->\s*\n```json\n(?P<body>.*?)\n```", re.DOTALL
+)
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def json_examples() -> list[Any]:
+    found = []
+    for doc in DOCS:
+        for match in CONTRACT.finditer(doc.read_text(encoding="utf-8")):
+            line = doc.read_text(encoding="utf-8")[: match.start()].count("\n") + 1
+            found.append(
+                pytest.param(
+                    match["command"], match["body"], id=f"{doc.name}:{line}:{match['command']}"
+                )
+            )
+    return found
+
+
+def test_every_json_example_in_the_docs_is_tagged_with_its_command() -> None:
+    untagged = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        tagged = {m.start("body") for m in CONTRACT.finditer(text)}
+        for fence in re.finditer(r"^```json\n", text, re.MULTILINE):
+            if fence.end() not in tagged:
+                untagged.append(f"{doc.name}:{text[: fence.start()].count(chr(10)) + 1}")
+    assert not untagged, (
+        f"```json blocks without a <!-- contract: mlflow-debt ... --> tag: {untagged}"
+    )
+    assert json_examples(), "no tagged JSON examples found"
+
+
+DOCS_DECLARATIONS = """\
+version: 1
+features:
+  user_age: [churn_model, ltv_model, fraud_model]
+  session_count: [churn_model, recommender]
+  plan: [churn_model]
+"""
+
+
+@pytest.fixture(scope="module")
+def docs_store(tmp_path_factory) -> Path:
+    """The store the examples describe: the example team (lineage_fixtures), a model with more
+    versions than its limit (one of them protected by an alias), and one pruned already, so
+    every list the examples show has an element to compare with."""
+    from lineage_fixtures import team_scenario
+    from mlflow.tracking import MlflowClient
+    from prune_fixtures import make_model
+
+    path = tmp_path_factory.mktemp("docs") / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    team_scenario(client)
+    make_model(client, "churn", [0.71, 0.74, 0.79, 0.83, 0.81, 0.65])
+    client.set_registered_model_alias("churn", "champion", "6")
+    make_model(client, "old_model", [0.5, 0.6, 0.7], experiment="old")
+    result = CliRunner().invoke(
+        cli, ["prune", "--model", "old_model", "--max-versions", "1", "--tracking-uri", uri]
+    )
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def missing_keys(example: Any, real: Any, path: str = "$") -> list[str]:
+    """Where ``example`` has a key, nesting or value type that ``real`` does not.
+
+    A dict of the real output whose values are all objects and that lacks an example's key is a
+    map keyed by data (model or feature names): the example's entry is checked against its
+    entries. A list's example elements are each checked against some real element. ``"..."``
+    keys mark an abridged example.
+    """
+    if isinstance(example, dict):
+        return _missing_in_object(example, real, path)
+    if isinstance(example, list):
+        return _missing_in_list(example, real, path)
+    return _wrong_type(example, real, path)
+
+
+def _missing_in_object(example: dict[str, Any], real: Any, path: str) -> list[str]:
+    if not isinstance(real, dict):
+        return [f"{path}: documented as an object, is {type(real).__name__}"]
+    problems = []
+    for key, value in example.items():
+        if key == "...":
+            continue
+        if key in real:
+            problems += missing_keys(value, real[key], f"{path}.{key}")
+        elif real and all(isinstance(v, dict) for v in real.values()):
+            candidates = [missing_keys(value, v, f"{path}[{key!r}]") for v in real.values()]
+            problems += min(candidates, key=len)
+        else:
+            problems.append(f"{path}.{key}: documented, not in the real output")
+    return problems
+
+
+def _missing_in_list(example: list[Any], real: Any, path: str) -> list[str]:
+    if not isinstance(real, list):
+        return [f"{path}: documented as a list, is {type(real).__name__}"]
+    problems = []
+    for i, item in enumerate(example):
+        if not real:
+            problems.append(f"{path}[{i}]: the real output's list is empty (docs store gap)")
+            continue
+        problems += min((missing_keys(item, r, f"{path}[{i}]") for r in real), key=len)
+    return problems
+
+
+def _wrong_type(example: Any, real: Any, path: str) -> list[str]:
+    if example is None or real is None:
+        return []
+    for kind in [(bool,), (int, float), (str,)]:
+        if isinstance(example, kind):
+            if isinstance(real, kind) and not (isinstance(real, bool) and bool not in kind):
+                return []
+            return [f"{path}: documented as {type(example).__name__}, is {type(real).__name__}"]
+    return []
+
+
+@pytest.mark.parametrize(("command", "body"), json_examples())
+def test_json_example_keys_match_the_real_output(
+    command: str, body: str, docs_store: Path, tmp_path: Path
+) -> None:
+    example = json.loads(body)  # every example is valid JSON
+    store = tmp_path / "mlflow.db"
+    shutil.copyfile(docs_store, store)
+    (tmp_path / "declared_consumers.yaml").write_text(DOCS_DECLARATIONS, encoding="utf-8")
+    args = shlex.split(command)[1:]
+    result = CliRunner().invoke(cli, [*args, "--tracking-uri", f"sqlite:///{store}"])
+    assert result.exit_code in (0, 1), result.output
+    real = json.loads(result.stdout)
+    assert missing_keys(example, real) == []
