@@ -19,25 +19,22 @@ import contextlib
 import datetime as _dt
 import io
 import json
-import math
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from mlflow.entities import Metric, ViewType
+from mlflow.entities import Metric
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlflow_debt import store
 from mlflow_debt.errors import InputError, NotFoundError, ServerError
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.plan import Policy, PolicyError, PrunePlan, VersionInfo
-from mlflow_debt.store import iter_model_versions, mlflow_errors, one_line
 
 #: The experiment that holds the prune history (one run per prune).
 AUDIT_EXPERIMENT = "mlflow-debt"
@@ -56,18 +53,6 @@ VANISHED = "vanished"  # already gone when this prune came to delete it: not del
 SKIPPED = "skipped"  # not deleted: protected or kept on re-check, or after an earlier failure
 FAILED = "failed"  # the delete call failed
 
-#: Default thread-pool size against an HTTP server; 1 (sequential) for local stores.
-HTTP_WORKERS = 8
-#: Items per batched metric look-up (``... IN (...)``).
-BATCH = 500
-#: ``search_registered_models`` page size (MLflow's maximum).
-MODELS_PAGE = 1000
-
-_MODEL_ID_SOURCE = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
-_NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 #: ``progress(label, total)`` returns a context manager yielding ``advance(n)``.
 ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
@@ -76,102 +61,6 @@ ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callabl
 @contextlib.contextmanager
 def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     yield lambda n: None
-
-
-def default_workers(client: MlflowClient) -> int:
-    """How many calls to have in flight: a pool for HTTP servers, sequential for local stores."""
-    uri = str(client.tracking_uri or "")
-    return HTTP_WORKERS if uri.startswith(("http://", "https://")) else 1
-
-
-def ensure_reachable(client: MlflowClient, timeout: float = 10.0) -> None:
-    """Fail fast, with one clear line, when an HTTP tracking server cannot be reached at all.
-
-    MLflow's client retries a refused connection with backoff for minutes before giving up.
-    This is one probe, not a retry layer: any HTTP answer (even 401/404) counts as reachable,
-    and TLS trouble is left to MLflow's own settings.
-    """
-    uri = str(client.tracking_uri or "")
-    if not uri.startswith(("http://", "https://")) or uri in _REACHABLE:
-        return
-    import requests
-    from mlflow.environment_variables import (
-        MLFLOW_TRACKING_INSECURE_TLS,
-        MLFLOW_TRACKING_SERVER_CERT_PATH,
-    )
-
-    verify: bool | str = not MLFLOW_TRACKING_INSECURE_TLS.get()
-    if verify and MLFLOW_TRACKING_SERVER_CERT_PATH.get():
-        verify = str(MLFLOW_TRACKING_SERVER_CERT_PATH.get())
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout, verify=verify)
-    except requests.exceptions.SSLError:
-        return
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        reason = type(exc).__name__
-        inner = getattr(exc, "args", None)
-        if inner and "refused" in str(inner[0]).lower():
-            reason = "connection refused"
-        raise ServerError(
-            f"Cannot reach the tracking server at {one_line(uri)} ({reason})"
-        ) from None
-    _REACHABLE.add(uri)
-
-
-#: Servers that answered once in this process: probed once, not before every call.
-_REACHABLE: set[str] = set()
-
-
-def _pmap(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """``[fn(x) for x in items]``, on ``workers`` threads when more than one; order kept."""
-    if workers <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
-    try:
-        return list(pool.map(fn, items))
-    finally:
-        # On an error or Ctrl-C, start nothing new (a plain `with` would run the whole queue).
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _both(f: Callable[[], T], g: Callable[[], R]) -> tuple[T, R]:
-    """``(f(), g())`` with ``g`` on a second thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        later = pool.submit(g)
-        return f(), later.result()
-
-
-def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _batch_size(n: int, workers: int) -> int:
-    # Sequentially, fewer and larger calls are cheapest; with a pool, split the work so every
-    # worker gets a share.
-    if workers <= 1:
-        return BATCH
-    return max(50, min(BATCH, math.ceil(n / (2 * workers))))
-
-
-def quote(value: str) -> str:
-    """``value`` as a string literal in an MLflow search filter."""
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise InputError(f"Names containing both ' and \" are not supported: {value!r}")
-
-
-def _is_not_found(exc: MlflowException) -> bool:
-    return str(getattr(exc, "error_code", "") or "") in _NOT_FOUND_CODES
-
-
-def model_id_of(mv: ModelVersion) -> str | None:
-    """The LoggedModel behind a version: its ``model_id``, else parsed from ``models:/m-...``."""
-    if getattr(mv, "model_id", None):
-        return str(mv.model_id)
-    m = _MODEL_ID_SOURCE.match(mv.source or "")
-    return m.group(1) if m else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,38 +123,6 @@ def version_info(mv: ModelVersion, aliases: Iterable[str] = ()) -> VersionInfo:
     )
 
 
-def _aliases_of(rm: RegisteredModel) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for alias, version in (rm.aliases or {}).items():
-        out.setdefault(int(version), []).append(alias)
-    return out
-
-
-def read_registered_models(
-    client: MlflowClient, names: Sequence[str], workers: int = 1
-) -> list[RegisteredModel]:
-    """The named registered models (all of them when ``names`` is empty); unknown names fail."""
-    if names:
-
-        def get(name: str) -> RegisteredModel:
-            try:
-                with mlflow_errors(f'Reading registered model "{name}"'):
-                    return client.get_registered_model(name)
-            except (NotFoundError, InputError):
-                raise NotFoundError(f'Registered model "{name}" does not exist') from None
-
-        return _pmap(get, list(dict.fromkeys(names)), workers)
-    found: list[RegisteredModel] = []
-    token = None
-    while True:
-        with mlflow_errors("Listing registered models"):
-            page = client.search_registered_models(max_results=MODELS_PAGE, page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            return found
-
-
 def read_versions(
     client: MlflowClient, names: Sequence[str], *, all_models: bool, workers: int = 1
 ) -> dict[tuple[str, int], ModelVersion]:
@@ -277,53 +134,23 @@ def read_versions(
     wanted = set(names)
     out: dict[tuple[str, int], ModelVersion] = {}
     if all_models and (workers <= 1 or len(names) > 4 * workers * 8):
-        for mv in iter_model_versions(client):
+        for mv in store.iter_model_versions(client):
             if mv.name in wanted:
                 out[(mv.name, int(mv.version))] = mv
         return out
 
     def one(name: str) -> list[ModelVersion]:
-        return list(iter_model_versions(client, f"name = {quote(name)}"))
+        return list(store.iter_model_versions(client, f"name = {store.quote(name)}"))
 
-    for versions in _pmap(one, list(names), workers):
+    for versions in store.pmap(one, list(names), workers):
         for mv in versions:
             out[(mv.name, int(mv.version))] = mv
     return out
 
 
-def experiment_names(client: MlflowClient) -> dict[str, str]:
-    """id -> name of every experiment, deleted ones included (a version's run may live in one)."""
-    names: dict[str, str] = {}
-    token = None
-    while True:
-        with mlflow_errors("Listing experiments"):
-            page = client.search_experiments(
-                view_type=ViewType.ALL, max_results=1000, page_token=token
-            )
-        names.update((e.experiment_id, e.name) for e in page)
-        token = page.token
-        if not token:
-            return names
-
-
-def experiment_ids(client: MlflowClient) -> list[str]:
-    """Every experiment id, deleted ones included."""
-    return list(experiment_names(client))
-
-
-def latest_values(metrics: Iterable[Metric]) -> dict[str, float]:
-    """key -> latest value (MLflow's rule: highest step, then newest, then largest)."""
-    best: dict[str, tuple[int, int, float]] = {}
-    for m in metrics:
-        cand = (int(m.step or 0), int(m.timestamp or 0), float(m.value))
-        if m.key not in best or cand > best[m.key]:
-            best[m.key] = cand
-    return {k: v[2] for k, v in best.items()}
-
-
 def _latest(metrics: Iterable[Metric], key: str) -> float | None:
     """The latest value of ``key``."""
-    return latest_values(m for m in metrics if m.key == key).get(key)
+    return store.latest_values(m for m in metrics if m.key == key).get(key)
 
 
 def read_metrics(
@@ -346,51 +173,29 @@ def read_metrics(
     values: dict[tuple[str, int], float | None] = dict.fromkeys(keys)
     if not keys:
         return values
-    exp_ids = list(exp_ids) if exp_ids is not None else experiment_ids(client)
+    exp_ids = list(exp_ids) if exp_ids is not None else store.experiment_ids(client)
     if not exp_ids:
         return values
 
     def search_logged_models(batch: Sequence[str]) -> dict[str, list[Metric]]:
-        flt = "model_id IN (" + ", ".join(quote(i) for i in batch) + ")"
-        found: dict[str, list[Metric]] = {}
-        token = None
-        while True:
-            with mlflow_errors("Reading logged models"):
-                page = client.search_logged_models(
-                    exp_ids, filter_string=flt, max_results=len(batch), page_token=token
-                )
-            for lm in page:
-                found[lm.model_id] = list(lm.metrics or [])
-            token = page.token
-            if not token:
-                return found
+        found = store.logged_models_by_ids(client, exp_ids, batch)
+        return {lm.model_id: list(lm.metrics or []) for lm in found}
 
     def search_runs(batch: Sequence[str]) -> dict[str, dict[str, float]]:
-        flt = "attributes.run_id IN (" + ", ".join(quote(i) for i in batch) + ")"
-        found: dict[str, dict[str, float]] = {}
-        token = None
-        while True:
-            with mlflow_errors("Reading runs"):
-                page = client.search_runs(
-                    exp_ids, filter_string=flt, max_results=len(batch), page_token=token
-                )
-            for run in page:
-                found[run.info.run_id] = run.data.metrics
-            token = page.token
-            if not token:
-                return found
+        found = store.runs_by_ids(client, exp_ids, batch)
+        return {run.info.run_id: run.data.metrics for run in found}
 
     by_model_id: dict[str, list[tuple[str, int]]] = {}
     by_run: dict[str, list[tuple[str, int]]] = {}
     for k in keys:
-        mid = model_id_of(versions[k])
+        mid = store.model_id_of(versions[k])
         if mid:
             by_model_id.setdefault(mid, []).append(k)
         elif versions[k].run_id:
             by_run.setdefault(str(versions[k].run_id), []).append(k)
 
     def tasks(kind: str, ids: list[str]) -> list[tuple[str, Sequence[str]]]:
-        return [(kind, chunk) for chunk in _chunks(ids, _batch_size(len(ids), workers))]
+        return [(kind, chunk) for chunk in store.chunks(ids, store.batch_size(len(ids), workers))]
 
     with progress(f"Reading metrics of {len(keys)} versions", len(keys)) as advance:
 
@@ -418,12 +223,12 @@ def read_metrics(
 
         todo = tasks("model", sorted(by_model_id)) + tasks("run", sorted(by_run))
         fallback: dict[str, list[tuple[str, int]]] = {}
-        for kind, found in _pmap(lookup, todo, workers):
+        for kind, found in store.pmap(lookup, todo, workers):
             apply_found(kind, found, fallback)
         # LoggedModels without the metric: their source run may have it.
         if fallback:
             by_run = fallback
-            for kind, found in _pmap(lookup, tasks("run", sorted(by_run)), workers):
+            for kind, found in store.pmap(lookup, tasks("run", sorted(by_run)), workers):
                 apply_found(kind, found, {})
     return values
 
@@ -436,18 +241,18 @@ def load(
     progress: ProgressFactory = no_progress,
 ) -> tuple[Snapshot, PrunePlan]:
     """Read what ``selection`` needs and plan it. Raises :class:`InputError` on bad input."""
-    ensure_reachable(client)
-    workers = workers or default_workers(client)
+    store.ensure_reachable(client)
+    workers = workers or store.default_workers(client)
     if workers > 1:  # independent reads: side by side
-        models, exp_ids = _both(
-            lambda: read_registered_models(client, selection.models, workers),
-            lambda: experiment_ids(client),
+        models, exp_ids = store.both(
+            lambda: store.registered_models(client, selection.models, workers),
+            lambda: store.experiment_ids(client),
         )
     else:
-        models = read_registered_models(client, selection.models, workers)
+        models = store.registered_models(client, selection.models, workers)
         exp_ids = None
     model_tags = {rm.name: dict(rm.tags or {}) for rm in models}
-    aliases = {rm.name: _aliases_of(rm) for rm in models}
+    aliases = {rm.name: store.aliases_by_version(rm) for rm in models}
     policies = {rm.name: selection.policy_for(rm.name, model_tags[rm.name]) for rm in models}
     managed = [name for name, pol in policies.items() if pol is not None]
     if models and not managed:
@@ -507,7 +312,7 @@ class Record:
             version=int(mv.version),
             source=str(mv.source or ""),
             run_id=mv.run_id or None,
-            model_id=model_id_of(mv),
+            model_id=store.model_id_of(mv),
             tags=dict(mv.tags or {}),
             description=mv.description or None,
             aliases=list(mv.aliases or []),
@@ -539,7 +344,7 @@ def _now() -> str:
 
 def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None:
     """The id of the audit experiment, created on first use (concurrent creators are fine)."""
-    with mlflow_errors(f'Reading experiment "{AUDIT_EXPERIMENT}"'):
+    with store.mlflow_errors(f'Reading experiment "{AUDIT_EXPERIMENT}"'):
         exp = client.get_experiment_by_name(AUDIT_EXPERIMENT)
         if exp is not None:
             if exp.lifecycle_stage == "deleted" and create:
@@ -576,7 +381,7 @@ def _recheck(
     names = [n for n, mp in plan.models.items() if mp.delete]
     if not names:
         return plan, set(snapshot.versions)
-    models = read_registered_models(client, names, workers)
+    models = store.registered_models(client, names, workers)
     versions = read_versions(client, names, all_models=False, workers=workers)
     infos = []
     for (name, v), mv in versions.items():
@@ -596,7 +401,7 @@ def _recheck(
 def _aliases_of_name(models: Sequence[RegisteredModel], name: str) -> dict[int, list[str]]:
     for rm in models:
         if rm.name == name:
-            return _aliases_of(rm)
+            return store.aliases_by_version(rm)
     return {}
 
 
@@ -615,7 +420,7 @@ def apply(
     first failed delete no new deletes start; the result says which versions were deleted, and
     :class:`ServerError` is raised after the audit is complete. Re-running converges.
     """
-    workers = workers or default_workers(client)
+    workers = workers or store.default_workers(client)
     fresh, live = _recheck(snapshot, client, plan, workers)
     fresh_deletes = {(d.name, d.version) for d in fresh.deletions}
     records: list[Record] = []
@@ -635,7 +440,7 @@ def apply(
     exp_id = audit_experiment_id(client)
     assert exp_id is not None
     started = _now()
-    with mlflow_errors("Writing the prune record"):
+    with store.mlflow_errors("Writing the prune record"):
         run = client.create_run(
             exp_id,
             run_name=f"prune {started}",
@@ -665,7 +470,7 @@ def apply(
             try:
                 mv = client.get_model_version(rec.name, str(rec.version))
             except MlflowException as exc:
-                if not _is_not_found(exc):
+                if not store.is_not_found(exc):
                     raise
                 rec.state, rec.detail = VANISHED, "already gone"
                 return
@@ -676,17 +481,17 @@ def apply(
             client.delete_model_version(rec.name, str(rec.version))
             rec.state = DELETED
         except MlflowException as exc:
-            if _is_not_found(exc):
+            if store.is_not_found(exc):
                 # It existed a moment ago: most likely our own delete, retried by MLflow's
                 # client after a lost response (or a concurrent prune). Record it as deleted so
                 # it stays restorable; restore registers a version only once.
                 rec.state, rec.detail = DELETED, "gone when deleted (retried call or another prune)"
                 return
-            rec.state, rec.detail = FAILED, one_line(exc.message)
+            rec.state, rec.detail = FAILED, store.one_line(exc.message)
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
         except Exception as exc:  # network/DB errors: record, stop, report after the audit
-            rec.state, rec.detail = FAILED, one_line(f"{type(exc).__name__}: {exc}")
+            rec.state, rec.detail = FAILED, store.one_line(f"{type(exc).__name__}: {exc}")
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
 
@@ -696,11 +501,11 @@ def apply(
             delete_one(rec)
             advance(1)
 
-        _pmap(task, todo, workers)
+        store.pmap(task, todo, workers)
 
     result = ApplyResult(prune_id=prune_id, records=records)
     deleted = len(result.by_state(DELETED))
-    with mlflow_errors(f"Writing the prune result (run {prune_id})"):
+    with store.mlflow_errors(f"Writing the prune result (run {prune_id})"):
         client.log_dict(
             prune_id,
             {
@@ -754,7 +559,7 @@ def _download_json(client: MlflowClient, run_id: str, path: str, dst: str) -> di
     try:
         local = client.download_artifacts(run_id, path, dst_path=dst)
     except MlflowException as exc:
-        if _is_not_found(exc):
+        if store.is_not_found(exc):
             return None
         raise
     except OSError:
@@ -773,14 +578,14 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
     Records of a prune that never wrote its result (it crashed) are resolved now: a version that
     no longer exists counts as deleted, one that still does as not deleted.
     """
-    ensure_reachable(client)
+    store.ensure_reachable(client)
     exp_id = audit_experiment_id(client, create=False)
     if exp_id is None:
         if prune_id:
             raise NotFoundError(f'Prune "{prune_id}" does not exist (no prune has run yet)')
         return []
     runs: list[Any] = []
-    with mlflow_errors("Reading the prune history"):
+    with store.mlflow_errors("Reading the prune history"):
         if prune_id:
             try:
                 run = client.get_run(prune_id)
@@ -789,23 +594,20 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
             if run.info.experiment_id != exp_id or run.data.tags.get(OP_TAG) != "prune":
                 raise NotFoundError(f'Run "{prune_id}" is not a prune of mlflow-debt')
         # All prunes, also for one: later prunes resolve a crashed prune's records.
-        token = None
-        while True:
-            page = client.search_runs(
+        runs = list(
+            store.iter_runs(
+                client,
                 [exp_id],
-                filter_string=f"tags.`{OP_TAG}` = 'prune'",
+                f"tags.`{OP_TAG}` = 'prune'",
+                page_size=store.RUNS_PAGE,
                 order_by=["attributes.start_time ASC"],
-                max_results=1000,
-                page_token=token,
+                action="Reading the prune history",
             )
-            runs.extend(page)
-            token = page.token
-            if not token:
-                break
+        )
 
     loaded: list[tuple[str, dict[str, str], list[Record], bool]] = []
     started: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as tmp, mlflow_errors("Reading the prune history"):
+    with tempfile.TemporaryDirectory() as tmp, store.mlflow_errors("Reading the prune history"):
         for run in runs:
             rid = run.info.run_id
             paths = _artifact_paths(client, rid)
@@ -857,7 +659,7 @@ def _resolve(client: MlflowClient, rec: Record, later: str | None) -> tuple[str,
     try:
         client.get_model_version(rec.name, str(rec.version))
     except MlflowException as exc:
-        if _is_not_found(exc):
+        if store.is_not_found(exc):
             return DELETED, f"gone ({stopped})"
         raise
     return SKIPPED, f"still exists ({stopped})"
@@ -917,42 +719,20 @@ def restore(
 
     restored: list[Restored] = []
     existing: set[str] = set()
-    with default_tracking_uri(client):
+    with store.default_tracking_uri(client):
         for e in todo:
             restored.append(_restore_one(client, e, existing))
     return restored, sorted(done.values(), key=_entry_key)
 
 
-@contextlib.contextmanager
-def default_tracking_uri(client: MlflowClient) -> Iterator[None]:
-    """Point MLflow's default tracking URI at ``client``'s store for the duration.
-
-    MLflow's SQL registry resolves a ``models:/m-...`` source through ``MlflowClient()`` (the
-    *default* tracking URI), so registering against a store given by ``--tracking-uri`` would
-    look the LoggedModel up in the wrong store.
-    """
-    import mlflow
-
-    before = mlflow.get_tracking_uri()
-    target = str(client.tracking_uri)
-    if before == target:
-        yield
-        return
-    mlflow.set_tracking_uri(target)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before)
-
-
 def _restore_one(client: MlflowClient, e: AuditEntry, existing: set[str]) -> Restored:
     r = e.record
-    with mlflow_errors(f'Restoring "{r.name}" version {r.version}'):
+    with store.mlflow_errors(f'Restoring "{r.name}" version {r.version}'):
         if r.name not in existing:
             try:
                 client.get_registered_model(r.name)
             except MlflowException as exc:
-                if not _is_not_found(exc):
+                if not store.is_not_found(exc):
                     raise
                 client.create_registered_model(r.name)  # the whole model was deleted since
             existing.add(r.name)
@@ -980,20 +760,20 @@ def _entry_key(e: AuditEntry) -> tuple[str, int]:
 
 def set_policy(client: MlflowClient, name: str, policy: Policy, *, metric_given: bool) -> None:
     """Store ``policy`` as ``name``'s tags (the metric tag only when a metric was given)."""
-    ensure_reachable(client)
-    read_registered_models(client, [name])
+    store.ensure_reachable(client)
+    store.registered_models(client, [name])
     tags = retention.policy_tags(policy)
     if not metric_given:
         tags.pop(retention.METRIC_TAG)
-    with mlflow_errors(f'Tagging registered model "{name}"'):
+    with store.mlflow_errors(f'Tagging registered model "{name}"'):
         for key, value in tags.items():
             client.set_registered_model_tag(name, key, value)
 
 
 def unset_policy(client: MlflowClient, name: str) -> None:
-    ensure_reachable(client)
-    rm = read_registered_models(client, [name])[0]
-    with mlflow_errors(f'Untagging registered model "{name}"'):
+    store.ensure_reachable(client)
+    rm = store.registered_models(client, [name])[0]
+    with store.mlflow_errors(f'Untagging registered model "{name}"'):
         for key in (
             retention.MAX_VERSIONS_TAG,
             retention.METRIC_TAG,
@@ -1005,8 +785,8 @@ def unset_policy(client: MlflowClient, name: str) -> None:
 
 def read_policies(client: MlflowClient, names: Sequence[str] = ()) -> dict[str, Policy | None]:
     """Each model's own policy from its tags (None: no limit). Malformed tags raise InputError."""
-    ensure_reachable(client)
-    models = read_registered_models(client, names)
+    store.ensure_reachable(client)
+    models = store.registered_models(client, names)
     out: dict[str, Policy | None] = {}
     for rm in sorted(models, key=lambda m: m.name):
         try:

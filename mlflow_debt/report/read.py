@@ -42,8 +42,6 @@ from mlflow_debt.report import checks
 from mlflow_debt.report.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
-#: Runs per batched ``attributes.run_id IN (...)`` look-up.
-RUN_BATCH = 500
 
 
 @dataclasses.dataclass
@@ -99,29 +97,10 @@ def _runs_by_id(
     client: MlflowClient, experiment_ids: Sequence[str], run_ids: Iterable[str]
 ) -> dict[str, _RunFacts]:
     """The runs ``run_ids`` (deleted ones too), in batches."""
-    ids = sorted(set(run_ids))
-    found: dict[str, _RunFacts] = {}
-    if not ids or not experiment_ids:
-        return found
-    for start in range(0, len(ids), RUN_BATCH):
-        batch = ids[start : start + RUN_BATCH]
-        flt = "attributes.run_id IN (" + ", ".join(registry.quote(i) for i in batch) + ")"
-        token = None
-        while True:
-            with store.mlflow_errors("Reading source runs"):
-                page = client.search_runs(
-                    list(experiment_ids),
-                    filter_string=flt,
-                    run_view_type=ViewType.ALL,
-                    max_results=len(batch),
-                    page_token=token,
-                )
-            for run in page:
-                found[run.info.run_id] = _run_facts(run)
-            token = page.token
-            if not token:
-                break
-    return found
+    runs = store.runs_by_ids(
+        client, experiment_ids, run_ids, view_type=ViewType.ALL, action="Reading source runs"
+    )
+    return {run.info.run_id: _run_facts(run) for run in runs}
 
 
 @dataclasses.dataclass
@@ -138,7 +117,7 @@ def _logged_models(
     registered: set[str] = set()
     for lm in store.iter_logged_models(client, list(experiment_ids)):
         models[lm.model_id] = _LoggedModel(
-            registry.latest_values(lm.metrics or []), str(lm.artifact_location or "")
+            store.latest_values(lm.metrics or []), str(lm.artifact_location or "")
         )
         if lm.source_run_id and consumers_io.was_registered(lm):
             registered.add(lm.source_run_id)
@@ -185,7 +164,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
 
 
 def _model_location(mv: Any, logged: Mapping[str, _LoggedModel]) -> str:
-    model_id = registry.model_id_of(mv)
+    model_id = store.model_id_of(mv)
     if model_id:
         lm = logged.get(model_id)
         return lm.artifact_location if lm else ""
@@ -197,12 +176,12 @@ def _read_mlmodels(
 ) -> dict[tuple[str, int], tuple[bool | None, bool | None]]:
     keys = list(locations)
     # MLflow 3.1 resolves runs:/ URIs through the default store whatever tracking_uri says.
-    with tempfile.TemporaryDirectory() as tmp, registry.default_tracking_uri(client):
+    with tempfile.TemporaryDirectory() as tmp, store.default_tracking_uri(client):
 
         def one(key: tuple[str, int]) -> tuple[bool | None, bool | None]:
             return _mlmodel(locations[key], f"{tmp}/{key[0]}-{key[1]}", str(client.tracking_uri))
 
-        results = registry._pmap(one, keys, registry.default_workers(client))
+        results = store.pmap(one, keys, store.default_workers(client))
     return dict(zip(keys, results, strict=True))
 
 
@@ -231,17 +210,17 @@ def read_facts(
     page_size: int = consumers_io.RUNS_PAGE,
 ) -> tuple[Facts, dict[str, Any]]:
     """Everything the checks need, and the scope of the read (for the report's header)."""
-    registry.ensure_reachable(client)
+    store.ensure_reachable(client)
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
-    all_exps = registry.experiment_names(client)
+    all_exps = store.experiment_names(client)
 
-    registered = registry.read_registered_models(client, ())
+    registered = store.registered_models(client)
     names = {rm.name for rm in registered}
     for name in models:
         if name not in names:
             raise NotFoundError(f'Registered model "{name}" does not exist')
-    aliases = {rm.name: registry._aliases_of(rm) for rm in registered}
+    aliases = {rm.name: store.aliases_by_version(rm) for rm in registered}
     alias_by_model = {
         name: {a: v for v, al in by_v.items() for a in al} for name, by_v in aliases.items()
     }
@@ -273,7 +252,7 @@ def read_facts(
     for mv in versions:
         key = (mv.name, int(mv.version))
         run = runs.get(str(mv.run_id)) if mv.run_id else None
-        model_id = registry.model_id_of(mv)
+        model_id = store.model_id_of(mv)
         lm = logged.get(model_id) if model_id else None
         artifact, signature = mlmodels.get(key, (None, None))
         facts_versions.append(
