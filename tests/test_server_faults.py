@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 from server import FaultProxy, MlflowServer, reset_store
 
 from mlflow_debt.cli import cli
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import audit, history
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -68,8 +68,8 @@ def deletions(client: MlflowClient) -> Counter[tuple[str, int]]:
     """How many times the audit records each (model, version) as deleted."""
     return Counter(
         (e.record.name, e.record.version)
-        for e in registry.read_audit(client)
-        if e.record.state == registry.DELETED
+        for e in audit.read_audit(client)
+        if e.record.state == history.DELETED
     )
 
 

@@ -1,6 +1,6 @@
 """Retention planning: which model versions a version limit keeps and which it deletes. Pure.
 
-``plan(versions, metrics, policy)`` takes plain data (what :mod:`mlflow_debt.prune.registry`
+``plan(versions, metrics, policy)`` takes plain data (what :mod:`mlflow_debt.prune.read`
 read from
 MLflow) and returns a :class:`PrunePlan`; it does no I/O and is deterministic, so the same inputs
 always give the same plan. The rule, per registered model:

@@ -134,7 +134,7 @@ _SEVERITY_RANK = {HIGH: 3, MEDIUM: 2, LOW: 1}
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 
-#: The audit's state of a version whose delete call failed (``registry.FAILED``).
+#: The audit's state of a version whose delete call failed (``prune.history.FAILED``).
 PRUNE_FAILED = "failed"
 
 #: Metric keys logging a per-feature importance: ``feature_importance.<feature name>``.

@@ -15,7 +15,7 @@ What is read, each as a paged or batched search, never one call per run:
   experiment, deleted): batched ``search_runs(attributes.run_id IN (...))``;
 * each selected live version's ``MLmodel`` file (signature, artifact present): one small
   download per version, side by side against an HTTP server;
-* the prune history (:func:`mlflow_debt.prune.registry.read_audit`).
+* the prune history (:func:`mlflow_debt.prune.audit.read_audit`).
 
 Then :func:`mlflow_debt.report.checks.assess` does the rest, without I/O.
 """
@@ -37,7 +37,7 @@ from mlflow_debt import store, tags
 from mlflow_debt.consumers import read as consumers_io
 from mlflow_debt.consumers.analysis import Declarations, VersionRow, analyze
 from mlflow_debt.errors import NotFoundError
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import audit
 from mlflow_debt.report import checks
 from mlflow_debt.report.checks import Facts, ModelFacts, PruneFacts, PruneRecord, VersionFacts
 
@@ -186,8 +186,8 @@ def _read_mlmodels(
 
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
-    by_prune: dict[str, list[registry.AuditEntry]] = {}
-    for entry in registry.read_audit(client):
+    by_prune: dict[str, list[audit.AuditEntry]] = {}
+    for entry in audit.read_audit(client):
         by_prune.setdefault(entry.prune_id, []).append(entry)
     return [
         PruneFacts(
