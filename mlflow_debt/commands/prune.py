@@ -93,12 +93,13 @@ def _progress_factory() -> Callable[[str, int], contextlib.AbstractContextManage
     "accuracy). The LoggedModel's value wins, else the source run's latest value.",
 )
 @click.option(
-    "--lower-is-better/--higher-is-better",
-    "lower_is_better",
-    default=None,
-    help="Rank ascending (losses such as rmse) or descending (default: the model's policy, "
-    "else higher is better).",
+    "--lower-is-better",
+    "lower",
+    is_flag=True,
+    help="Rank ascending, for losses such as rmse (default: the model's policy, else higher "
+    "is better).",
 )
+@click.option("--higher-is-better", "higher", is_flag=True, help="Rank descending.")
 @click.option(
     "--prune-unranked",
     is_flag=True,
@@ -118,7 +119,8 @@ def prune(
     models: tuple[str, ...],
     max_versions: int | None,
     metric: str | None,
-    lower_is_better: bool | None,
+    lower: bool,
+    higher: bool,
     prune_unranked: bool,
     dry_run: bool,
     yes: bool,
@@ -139,6 +141,7 @@ def prune(
     """
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
+    lower_is_better = _order(lower, higher, default=None)
     from mlflow_debt.prune import apply, read, render
     from mlflow_debt.store import get_client
 
@@ -153,6 +156,7 @@ def prune(
     progress = _progress_factory()
     snapshot, plan = read.load(client, selection, workers=workers, progress=progress)
 
+    _echo(render.skipped_text(plan), err=True)
     if fmt == "text":
         _echo(render.plan_text(plan))
     result = None
@@ -167,6 +171,13 @@ def prune(
         return
     _echo(render.not_deleted_text(result), err=True)
     _echo(render.prune_summary(plan, result, applied=not dry_run))
+
+
+def _order(lower: bool, higher: bool, *, default: bool | None) -> bool | None:
+    """The two order flags as one value; both at once is a usage error."""
+    if lower and higher:
+        raise click.UsageError("--lower-is-better and --higher-is-better contradict each other.")
+    return True if lower else False if higher else default
 
 
 def _echo(lines: list[str], *, err: bool = False) -> None:
@@ -191,22 +202,25 @@ def policy() -> None:
 )
 @click.option("--metric", default=None, metavar="NAME", help="Rank by this metric.")
 @click.option(
-    "--lower-is-better/--higher-is-better",
-    "lower_is_better",
-    default=False,
+    "--lower-is-better",
+    "lower",
+    is_flag=True,
     help="Rank ascending, for losses (default: higher is better).",
 )
+@click.option("--higher-is-better", "higher", is_flag=True, help="Rank descending (the default).")
 @tracking_uri_option
 def policy_set(
     model: str,
     max_versions: int,
     metric: str | None,
-    lower_is_better: bool,
+    lower: bool,
+    higher: bool,
     tracking_uri: str | None,
 ) -> None:
     """Give MODEL its own version limit."""
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
+    lower_is_better = bool(_order(lower, higher, default=False))
     from mlflow_debt.prune import plan as retention
     from mlflow_debt.prune import policy as policies
     from mlflow_debt.prune import render
@@ -290,6 +304,8 @@ def restore(
     from mlflow_debt.prune import audit, render
     from mlflow_debt.store import get_client
 
+    if list_only and restore_all:
+        raise click.UsageError("--list and --all contradict each other: list, or restore.")
     client = get_client(tracking_uri)
     if list_only:
         entries = audit.read_audit(client, prune_id)

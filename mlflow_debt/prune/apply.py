@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
 from mlflow_debt.errors import ServerError
+from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune import audit
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.history import (
@@ -164,7 +165,7 @@ def apply(
     if errors:
         result.error = errors[0]
         raise ServerError(
-            f"Prune stopped {errors[0]}. Deleted {deleted} of {len(todo)} versions, all recorded "
-            f"in run {prune_id} of experiment {audit.AUDIT_EXPERIMENT!r}; re-run to finish."
+            f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} versions, "
+            f"all recorded in run {prune_id} of experiment {audit.AUDIT_EXPERIMENT!r}; re-run to finish."
         )
     return result

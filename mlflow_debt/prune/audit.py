@@ -25,24 +25,32 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
-from mlflow_debt.errors import NotFoundError
+from mlflow_debt.errors import NotFoundError, ServerError
+from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune.history import (
     AUDIT_EXPERIMENT,
     AUDIT_SCHEMA,
     DELETED,
+    DELETING,
     FAILED,
     OP_TAG,
     PLAN_ARTIFACT,
-    PLANNED,
+    REINSTATED,
     RESTORED_TAG,
+    RESTORING_TAG,
     RESULT_ARTIFACT,
     SKIPPED,
     STATE_TAG,
     VANISHED,
     ApplyResult,
     AuditEntry,
+    LoadedPrune,
     Record,
     Restored,
+    count_once,
+    entries_of,
+    resolve_crashed,
+    select_restore,
 )
 from mlflow_debt.prune.plan import Decision
 
@@ -88,7 +96,7 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
                 )
             )
         except MlflowException as exc:
-            if "already exists" not in str(exc.message).lower():
+            if store.error_code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise
             exp = client.get_experiment_by_name(AUDIT_EXPERIMENT)
             if exp is None:
@@ -108,7 +116,7 @@ def begin(client: MlflowClient, records: Sequence[Record]) -> tuple[str, str]:
         run = client.create_run(
             exp_id,
             run_name=f"prune {started}",
-            tags={OP_TAG: "prune", STATE_TAG: "deleting"},
+            tags={OP_TAG: "prune", STATE_TAG: DELETING},
         )
         prune_id = run.info.run_id
         client.log_dict(
@@ -145,7 +153,7 @@ def finish(
             prune_id,
             metrics=[
                 Metric(f"versions_{state}", len(result.by_state(state)), 0, 0)
-                for state in (DELETED, VANISHED, SKIPPED, FAILED)
+                for state in (DELETED, VANISHED, SKIPPED, FAILED, REINSTATED)
             ],
             synchronous=True,
         )
@@ -161,13 +169,14 @@ def finish(
 
 
 def _download_json(client: MlflowClient, run_id: str, path: str, dst: str) -> dict[str, Any] | None:
+    """The JSON artifact ``path`` of ``run_id``; None only when MLflow says it does not exist."""
     try:
         local = client.download_artifacts(run_id, path, dst_path=dst)
     except MlflowException as exc:
         if store.is_not_found(exc):
             return None
         raise
-    except OSError:
+    except FileNotFoundError:
         return None
     data: dict[str, Any] = json.loads(Path(local).read_text(encoding="utf-8"))
     return data
@@ -177,41 +186,46 @@ def _artifact_paths(client: MlflowClient, run_id: str) -> set[str]:
     return {f.path for f in client.list_artifacts(run_id, "prune")}
 
 
+def _check_prune_id(client: MlflowClient, prune_id: str, exp_id: str) -> None:
+    """``prune_id`` names a prune; only MLflow's NOT_FOUND codes mean it does not exist."""
+    shown = terminal_safe(prune_id)
+    try:
+        with store.mlflow_errors(f'Reading prune "{shown}"'):
+            run = client.get_run(prune_id)
+    except NotFoundError:
+        raise NotFoundError(f'Prune "{shown}" does not exist') from None
+    if run.info.experiment_id != exp_id or run.data.tags.get(OP_TAG) != "prune":
+        raise NotFoundError(f'Run "{shown}" is not a prune of mlflow-debt')
+
+
 def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditEntry]:
     """Every recorded deletion (of one prune, or of all), oldest prune first.
 
     Records of a prune that never wrote its result (it crashed) are resolved now: a version that
-    no longer exists counts as deleted, one that still does as not deleted.
+    no longer exists counts as deleted, one that still does as not deleted. A version that
+    several prunes recorded as deleted (they raced) counts once. A server error while reading
+    is a :class:`ServerError` (exit 3), never "does not exist".
     """
     store.ensure_reachable(client)
     exp_id = audit_experiment_id(client, create=False)
     if exp_id is None:
         if prune_id:
-            raise NotFoundError(f'Prune "{prune_id}" does not exist (no prune has run yet)')
-        return []
-    runs: list[Any] = []
-    with store.mlflow_errors("Reading the prune history"):
-        if prune_id:
-            try:
-                run = client.get_run(prune_id)
-            except MlflowException as exc:
-                raise NotFoundError(f'Prune "{prune_id}" does not exist') from exc
-            if run.info.experiment_id != exp_id or run.data.tags.get(OP_TAG) != "prune":
-                raise NotFoundError(f'Run "{prune_id}" is not a prune of mlflow-debt')
-        # All prunes, also for one: later prunes resolve a crashed prune's records.
-        runs = list(
-            store.iter_runs(
-                client,
-                [exp_id],
-                f"tags.`{OP_TAG}` = 'prune'",
-                page_size=store.RUNS_PAGE,
-                order_by=["attributes.start_time ASC"],
-                action="Reading the prune history",
+            raise NotFoundError(
+                f'Prune "{terminal_safe(prune_id)}" does not exist (no prune has run yet)'
             )
-        )
-
-    loaded: list[tuple[str, dict[str, str], list[Record], bool]] = []
-    started: dict[str, str] = {}
+        return []
+    if prune_id:
+        _check_prune_id(client, prune_id, exp_id)
+    # All prunes, also for one: later prunes resolve a crashed prune's records.
+    runs = store.iter_runs(
+        client,
+        [exp_id],
+        f"tags.`{OP_TAG}` = 'prune'",
+        page_size=store.RUNS_PAGE,
+        order_by=["attributes.start_time ASC"],
+        action="Reading the prune history",
+    )
+    loaded: list[LoadedPrune] = []
     with tempfile.TemporaryDirectory() as tmp, store.mlflow_errors("Reading the prune history"):
         for run in runs:
             rid = run.info.run_id
@@ -226,48 +240,22 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
             if data is None:
                 continue
             records = [Record.from_dict(raw) for raw in data.get("records", [])]
-            started[rid] = str(data.get("started", ""))
-            loaded.append((rid, dict(run.data.tags), records, final))
-
-        # A prune that stopped before writing its result left "planned" records. Resolve them
-        # newest prune first: a later prune's record of the same version says whether it was
-        # still there then (so this one did not delete it); only without one does the version's
-        # existence now decide.
-        later: dict[tuple[str, int], str] = {}
-        for _rid, _tags, records, final in reversed(loaded):
-            for rec in records:
-                key = (rec.name, rec.version)
-                if not final and rec.state == PLANNED:
-                    rec.state, rec.detail = _resolve(client, rec, later.get(key))
-                later[key] = rec.state
-
-    entries: list[AuditEntry] = []
-    for rid, tags, records, _final in loaded:
-        if prune_id and rid != prune_id:
-            continue
-        for i, rec in enumerate(records):
-            new = tags.get(f"{RESTORED_TAG}{i}")
-            restored = int(new) if new and new.isdigit() else None
-            entries.append(AuditEntry(rid, i, rec, restored, started.get(rid, "")))
-    return entries
+            started = str(data.get("started", ""))
+            loaded.append(LoadedPrune(rid, dict(run.data.tags), records, final, started))
+        resolve_crashed(loaded, lambda rec: _exists(client, rec))
+    entries = entries_of(loaded)
+    count_once(entries)
+    return [e for e in entries if not prune_id or e.prune_id == prune_id]
 
 
-def _resolve(client: MlflowClient, rec: Record, later: str | None) -> tuple[str, str]:
-    """The outcome of a record its prune never wrote down (it stopped first)."""
-    stopped = "the prune stopped before recording its outcome"
-    if later == DELETED:
-        return SKIPPED, f"not deleted: a later prune deleted it ({stopped})"
-    if later in (SKIPPED, FAILED):
-        return SKIPPED, f"not deleted: still there when a later prune came ({stopped})"
-    if later == VANISHED:
-        return DELETED, f"gone before a later prune came ({stopped})"
+def _exists(client: MlflowClient, rec: Record) -> bool:
     try:
         client.get_model_version(rec.name, str(rec.version))
     except MlflowException as exc:
         if store.is_not_found(exc):
-            return DELETED, f"gone ({stopped})"
+            return False
         raise
-    return SKIPPED, f"still exists ({stopped})"
+    return True
 
 
 def restore(
@@ -280,53 +268,59 @@ def restore(
 ) -> tuple[list[Restored], list[AuditEntry]]:
     """Re-register deleted versions from the audit; returns (restored, already restored).
 
-    Same source, run, tags and description; MLflow gives them new version numbers. Each restore
-    is written back to the prune's run (tag ``mlflow_debt.restored.<i>``), so running the same
-    restore twice does not register a version twice.
+    Same source, run, tags and description; MLflow gives them new version numbers. Idempotent:
+    the intent is written to the prune's run before registering (tag
+    ``mlflow_debt.restoring.<i>``), the outcome after (``mlflow_debt.restored.<i>``); a restore
+    that stopped in between (a lost response, a failed write-back, a killed process) finds the
+    version it registered by its source and run instead of registering another.
     """
     entries = read_audit(client, prune_id)
-    chosen: dict[tuple[str, int], AuditEntry] = {}
-    done: dict[tuple[str, int], AuditEntry] = {}
-    for e in entries:
-        r = e.record
-        if r.state != DELETED:
-            continue
-        if models and r.name not in models:
-            continue
-        if versions and r.version not in versions:
-            continue
-        key = (r.name, r.version)
-        if e.restored_as is not None:
-            done[key] = e
-        chosen[key] = e  # a later record of the same version wins
-    for key in done:
-        chosen.pop(key, None)
-    if not chosen and not done:
+    todo, done = select_restore(entries, models, versions)
+    if not todo and not done:
         what = []
         if models:
-            what.append("model " + ", ".join(f'"{m}"' for m in models))
+            what.append("model " + ", ".join(f'"{terminal_safe(m)}"' for m in models))
         if versions:
             what.append("version " + ", ".join(str(v) for v in versions))
         if prune_id:
-            what.append(f'prune "{prune_id}"')
+            what.append(f'prune "{terminal_safe(prune_id)}"')
         raise NotFoundError(
             "No pruned versions recorded" + (" for " + ", ".join(what) if what else "")
         )
-    todo = sorted(chosen.values(), key=lambda e: (e.record.name, e.record.version))
     if dry_run:
-        return [Restored(e, None) for e in todo], sorted(done.values(), key=_entry_key)
+        return [Restored(e, None) for e in todo], done
 
+    claimed = {(e.record.name, e.restored_as) for e in entries if e.restored_as is not None}
     restored: list[Restored] = []
     existing: set[str] = set()
     with store.default_tracking_uri(client):
         for e in todo:
-            restored.append(_restore_one(client, e, existing))
-    return restored, sorted(done.values(), key=_entry_key)
+            new = _restore_one(client, e, existing, claimed)
+            claimed.add((e.record.name, new))
+            restored.append(Restored(e, new))
+    return restored, done
 
 
-def _restore_one(client: MlflowClient, e: AuditEntry, existing: set[str]) -> Restored:
+def _copies(
+    client: MlflowClient, r: Record, floor: int, claimed: set[tuple[str, int]]
+) -> list[int]:
+    """Live versions registered from ``r`` since ``floor`` that no other record claims."""
+    return sorted(
+        int(mv.version)
+        for mv in store.versions_of(client, r.name)
+        if int(mv.version) > floor
+        and (r.name, int(mv.version)) not in claimed
+        and str(mv.source or "") == r.source
+        and (mv.run_id or None) == r.run_id
+    )
+
+
+def _restore_one(
+    client: MlflowClient, e: AuditEntry, existing: set[str], claimed: set[tuple[str, int]]
+) -> int:
+    """Register ``e``'s version again, once, and write the new number back to its prune."""
     r = e.record
-    with store.mlflow_errors(f'Restoring "{r.name}" version {r.version}'):
+    with store.mlflow_errors(f'Restoring "{terminal_safe(r.name)}" version {r.version}'):
         if r.name not in existing:
             try:
                 client.get_registered_model(r.name)
@@ -335,19 +329,38 @@ def _restore_one(client: MlflowClient, e: AuditEntry, existing: set[str]) -> Res
                     raise
                 client.create_registered_model(r.name)  # the whole model was deleted since
             existing.add(r.name)
-        mv = client.create_model_version(
-            r.name,
-            r.source,
-            run_id=r.run_id,
-            tags=r.tags,
-            description=r.description,
-            model_id=r.model_id,
-            await_creation_for=0,
-        )
+        floor = e.restoring_floor
+        copies = _copies(client, r, floor, claimed) if floor is not None else []
+        if floor is None:
+            # The intent first: a restore stopped after registering finds its copy by it.
+            floor = max((int(mv.version) for mv in store.versions_of(client, r.name)), default=0)
+            client.set_tag(e.prune_id, f"{RESTORING_TAG}{e.index}", str(floor))
+        if not copies:
+            try:
+                client.create_model_version(
+                    r.name,
+                    r.source,
+                    run_id=r.run_id,
+                    tags=r.tags,
+                    description=r.description,
+                    model_id=r.model_id,
+                    await_creation_for=0,
+                )
+            except MlflowException as exc:
+                # The call may have taken effect (a response lost after retries): look first.
+                if store.is_not_found(exc) or not _copies(client, r, floor, claimed):
+                    raise
+            # MLflow's client retries a create whose response was lost: it may have registered
+            # the version twice. Keep the first copy, remove the others (ours, just made).
+            copies = _copies(client, r, floor, claimed)
+            if not copies:
+                raise ServerError(
+                    f'Restoring "{terminal_safe(r.name)}" version {r.version}: the new version '
+                    "is not in the registry after registering it"
+                )
+            for extra in copies[1:]:
+                client.delete_model_version(r.name, str(extra))
+        new = copies[0]
         # Written back to the prune's run, so the same restore run twice does not duplicate.
-        client.set_tag(e.prune_id, f"{RESTORED_TAG}{e.index}", str(mv.version))
-    return Restored(e, int(mv.version))
-
-
-def _entry_key(e: AuditEntry) -> tuple[str, int]:
-    return (e.record.name, e.record.version)
+        client.set_tag(e.prune_id, f"{RESTORED_TAG}{e.index}", str(new))
+    return new

@@ -8,6 +8,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
 from mlflow_debt.errors import InputError
+from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.plan import Policy, PolicyError
 
@@ -19,7 +20,7 @@ def set_policy(client: MlflowClient, name: str, policy: Policy, *, metric_given:
     tags = retention.policy_tags(policy)
     if not metric_given:
         tags.pop(retention.METRIC_TAG)
-    with store.mlflow_errors(f'Tagging registered model "{name}"'):
+    with store.mlflow_errors(f'Tagging registered model "{terminal_safe(name)}"'):
         for key, value in tags.items():
             client.set_registered_model_tag(name, key, value)
 
@@ -27,7 +28,7 @@ def set_policy(client: MlflowClient, name: str, policy: Policy, *, metric_given:
 def unset_policy(client: MlflowClient, name: str) -> None:
     store.ensure_reachable(client)
     rm = store.registered_models(client, [name])[0]
-    with store.mlflow_errors(f'Untagging registered model "{name}"'):
+    with store.mlflow_errors(f'Untagging registered model "{terminal_safe(name)}"'):
         for key in (
             retention.MAX_VERSIONS_TAG,
             retention.METRIC_TAG,
@@ -46,5 +47,5 @@ def read_policies(client: MlflowClient, names: Sequence[str] = ()) -> dict[str, 
         try:
             out[rm.name] = retention.policy_from_tags(rm.name, dict(rm.tags or {}))
         except PolicyError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(terminal_safe(str(exc))) from None
     return out

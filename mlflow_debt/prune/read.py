@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
 from mlflow_debt.errors import InputError
+from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.plan import Policy, PolicyError, PrunePlan, VersionInfo
 
@@ -34,6 +35,9 @@ def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
 
 # --------------------------------------------------------------------------------------------
 # Reading the registry
+
+#: Why a model whose name holds both ' and " is skipped.
+UNQUOTABLE = "its name holds both ' and \", which MLflow's search filter cannot express"
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Selection:
                 prune_unranked=self.prune_unranked,
             )
         except PolicyError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(terminal_safe(str(exc))) from None
 
 
 @dataclass
@@ -220,11 +224,15 @@ def load(
     else:
         models = store.registered_models(client, selection.models, workers)
         exp_ids = None
+    # MLflow's search filter has no escape: a name holding both ' and " cannot be searched for,
+    # so its versions cannot be re-read before deleting. Leave that model alone, say so.
+    skipped = {rm.name: UNQUOTABLE for rm in models if not store.quotable(rm.name)}
+    models = [rm for rm in models if rm.name not in skipped]
     model_tags = {rm.name: dict(rm.tags or {}) for rm in models}
     aliases = {rm.name: store.aliases_by_version(rm) for rm in models}
     policies = {rm.name: selection.policy_for(rm.name, model_tags[rm.name]) for rm in models}
     managed = [name for name, pol in policies.items() if pol is not None]
-    if models and not managed:
+    if models and not managed and not skipped:
         raise InputError(
             "No version limit to enforce: pass --max-versions N, or give models their own "
             "with: mlflow-debt policy set MODEL --max-versions N"
@@ -235,17 +243,11 @@ def load(
         client, versions, metric_of, workers=workers, progress=progress, exp_ids=exp_ids
     )
 
-    # A metric that no version of the models ranked by it has is a typo, not "all unranked".
-    for metric in sorted(set(metric_of.values())):
-        keys = [k for k in versions if metric_of.get(k[0]) == metric]
-        if keys and all(metrics.get(k) is None for k in keys):
-            names = sorted({k[0] for k in keys})
-            shown = ", ".join(f'"{n}"' for n in names[:5]) + (" ..." if len(names) > 5 else "")
-            raise InputError(
-                f'Metric "{metric}" is logged on none of the {len(keys)} versions of '
-                f"{shown} (neither on their logged models nor on their source runs)"
-            )
+    error = retention.unlogged_metric(metric_of, versions, metrics)
+    if error:
+        raise InputError(terminal_safe(error))
 
     snapshot = Snapshot(selection, model_tags, aliases, policies, versions, metrics)
     plan = retention.plan(snapshot.infos(), metrics, policies, models=policies)
+    plan.skipped = skipped
     return snapshot, plan

@@ -63,6 +63,11 @@ def plan_text(plan: PrunePlan) -> list[str]:
     return lines
 
 
+def skipped_text(plan: PrunePlan) -> list[str]:
+    """One line per model left alone because it cannot be read safely (for stderr)."""
+    return [f'Skipped "{terminal_safe(n)}": {why}.' for n, why in plan.skipped.items()]
+
+
 def _outcomes(
     result: ApplyResult | None,
 ) -> tuple[dict[str, list[int]], dict[str, list[dict[str, Any]]]]:
@@ -95,6 +100,7 @@ def prune_json(plan: PrunePlan, result: ApplyResult | None, *, applied: bool) ->
         "models": models,
         "prune_id": result.prune_id if result is not None else None,
         "without_policy": plan.without_policy,
+        "skipped": plan.skipped,
     }
     return json.dumps(doc, indent=2)
 

@@ -197,6 +197,7 @@ def _prunes(client: MlflowClient) -> list[PruneFacts]:
                 PruneRecord(e.record.name, e.record.version, e.record.state, e.restored_as)
                 for e in entries
             ),
+            crashed=entries[0].crashed,
         )
         for prune_id, entries in by_prune.items()
     ]
