@@ -23,10 +23,12 @@ from mlflow_debt.prune.history import (
     DELETED,
     FAILED,
     PLANNED,
+    REINSTATED,
     SKIPPED,
     VANISHED,
     ApplyResult,
     Record,
+    moved_aliases,
 )
 from mlflow_debt.prune.plan import PrunePlan
 from mlflow_debt.prune.read import (
@@ -40,16 +42,16 @@ from mlflow_debt.prune.read import (
 
 def _recheck(
     snapshot: Snapshot, client: MlflowClient, plan: PrunePlan, workers: int
-) -> tuple[PrunePlan, set[tuple[str, int]]]:
+) -> tuple[PrunePlan, set[tuple[str, int]], dict[str, dict[str, int]]]:
     """Re-plan the models about to lose versions from a fresh read of their versions and tags.
 
     Only deletions both plans agree on go ahead. Versions registered since the first read are
     left out of the re-plan (their metric is unknown), which can only make it keep more. Returns
-    the fresh plan and the versions still live.
+    the fresh plan, the versions still live, and each model's aliases (alias -> version).
     """
     names = [n for n, mp in plan.models.items() if mp.delete]
     if not names:
-        return plan, set(snapshot.versions)
+        return plan, set(snapshot.versions), {}
     models = store.registered_models(client, names, workers)
     versions = read_versions(client, names, all_models=False, workers=workers)
     infos = []
@@ -64,7 +66,58 @@ def _recheck(
         old = snapshot.policies.get(name)
         if pol is not None and (old is None or pol.metric != old.metric):
             policies[name] = None
-    return retention.plan(infos, snapshot.metrics, policies, models=names), set(versions)
+    aliases = {rm.name: store.aliases(rm) for rm in models}
+    fresh = retention.plan(infos, snapshot.metrics, policies, models=names)
+    return fresh, set(versions), aliases
+
+
+class _AliasWatch:
+    """The aliases of the models being pruned as last read, shared by the delete threads."""
+
+    def __init__(self, known: dict[str, dict[str, int]]) -> None:
+        self._known = known
+        self._lock = threading.Lock()
+
+    def after_delete(self, client: MlflowClient, name: str, version: int) -> list[str]:
+        """Re-read ``name``'s aliases after deleting ``version``: those that moved onto it."""
+        rm = client.get_registered_model(name)
+        now = store.aliases(rm)
+        with self._lock:
+            before = self._known.get(name, {})
+            self._known[name] = now
+        return moved_aliases(before, now, version)
+
+
+def _reinstate_if_aliased(
+    client: MlflowClient, prune_id: str, index: int, rec: Record, watch: _AliasWatch
+) -> None:
+    """Close the window between the re-check and the delete.
+
+    An alias moved onto the version while its delete was in flight is deleted with it by MLflow:
+    re-read the model's aliases after the delete and, if one went that way, register the
+    version again at once with those aliases, recorded as ``reinstated``.
+    """
+    try:
+        moved = watch.after_delete(client, rec.name, rec.version)
+    except MlflowException as exc:
+        rec.detail = f"aliases not re-read after the delete: {store.one_line(exc.message)}"
+        return
+    if not moved:
+        return
+    try:
+        new = audit.reinstate(client, prune_id, index, rec, moved)
+    except MlflowException as exc:
+        # Still deleted, still restorable: say what to do.
+        rec.detail = (
+            f"alias {', '.join(moved)} moved onto it while it was being deleted; registering it "
+            f"again failed ({store.one_line(exc.message)}): run mlflow-debt restore"
+        )
+        return
+    rec.state = REINSTATED
+    rec.detail = (
+        f"alias {', '.join(moved)} moved onto it while it was being deleted: registered again "
+        f"at once as version {new}, with the alias"
+    )
 
 
 def _aliases_of_name(models: Sequence[RegisteredModel], name: str) -> dict[int, list[str]]:
@@ -90,7 +143,7 @@ def apply(
     :class:`ServerError` is raised after the audit is complete. Re-running converges.
     """
     workers = workers or store.default_workers(client)
-    fresh, live = _recheck(snapshot, client, plan, workers)
+    fresh, live, aliases = _recheck(snapshot, client, plan, workers)
     fresh_deletes = {(d.name, d.version) for d in fresh.deletions}
     records: list[Record] = []
     for d in plan.deletions:
@@ -113,6 +166,8 @@ def apply(
 
     stop = threading.Event()
     errors: list[str] = []
+    watch = _AliasWatch(aliases)
+    index = {id(r): i for i, r in enumerate(records)}
 
     def delete_one(rec: Record) -> None:
         if stop.is_set():
@@ -133,6 +188,7 @@ def apply(
                 return
             client.delete_model_version(rec.name, str(rec.version))
             rec.state = DELETED
+            _reinstate_if_aliased(client, prune_id, index[id(rec)], rec, watch)
         except MlflowException as exc:
             if store.is_not_found(exc):
                 # It existed a moment ago: most likely our own delete, retried by MLflow's
@@ -165,7 +221,8 @@ def apply(
     if errors:
         result.error = errors[0]
         raise ServerError(
-            f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} versions, "
-            f"all recorded in run {prune_id} of experiment {audit.AUDIT_EXPERIMENT!r}; re-run to finish."
+            f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} "
+            f"versions, all recorded in run {prune_id} of experiment "
+            f"{audit.AUDIT_EXPERIMENT!r}; re-run to finish."
         )
     return result

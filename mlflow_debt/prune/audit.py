@@ -301,6 +301,27 @@ def restore(
     return restored, done
 
 
+def reinstate(
+    client: MlflowClient, prune_id: str, index: int, rec: Record, aliases: Sequence[str]
+) -> int:
+    """Register the just-deleted ``rec`` again, point ``aliases`` at it, record it on the prune."""
+    with store.default_tracking_uri(client):
+        mv = client.create_model_version(
+            rec.name,
+            rec.source,
+            run_id=rec.run_id,
+            tags=rec.tags,
+            description=rec.description,
+            model_id=rec.model_id,
+            await_creation_for=0,
+        )
+    new = int(mv.version)
+    for alias in aliases:
+        client.set_registered_model_alias(rec.name, alias, str(new))
+    client.set_tag(prune_id, f"{RESTORED_TAG}{index}", str(new))
+    return new
+
+
 def _copies(
     client: MlflowClient, r: Record, floor: int, claimed: set[tuple[str, int]]
 ) -> list[int]:

@@ -207,6 +207,19 @@ def _int_tag(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def moved_aliases(before: Mapping[str, int], after: Mapping[str, int], deleted: int) -> list[str]:
+    """The aliases that went with the version ``deleted``, from the model's aliases around it.
+
+    MLflow deletes a version's aliases with it. One that existed before the delete (on another
+    version: a protected one is never deleted) and is gone after was moved onto the deleted
+    version while its delete was in flight; one pointing at the deleted version after the delete
+    is dangling (a store that checks the version before, and writes the alias after, the delete).
+    """
+    gone = {a for a in before if a not in after}
+    dangling = {a for a, v in after.items() if v == deleted}
+    return sorted(gone | dangling)
+
+
 def select_restore(
     entries: Iterable[AuditEntry], models: Sequence[str] = (), versions: Sequence[int] = ()
 ) -> tuple[list[AuditEntry], list[AuditEntry]]:
