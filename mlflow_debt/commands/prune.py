@@ -12,12 +12,15 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlflow_debt.errors import Declined
 from mlflow_debt.options import format_option, tracking_uri_option
+
+if TYPE_CHECKING:
+    from mlflow_debt.prune.read import ProgressFactory
 
 PRUNE_EXAMPLES = """\b
 Examples:
@@ -49,7 +52,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _progress_factory() -> Callable[[str, int], contextlib.AbstractContextManager[Any]]:
+def _progress_factory() -> ProgressFactory:
     """A progress bar on stderr when it is a terminal; nothing otherwise."""
 
     @contextlib.contextmanager
