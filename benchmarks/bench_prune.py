@@ -5,7 +5,7 @@ Data: ``N_MODELS`` registered models x ``PER_MODEL`` versions (full: 50 x 100 = 
 (``models:/m-...``), half from runs carrying it. Built once through ``MlflowClient`` (minutes for
 the full size) and cached under ``benchmarks/.results/``; every measurement works on a copy.
 
-Planning (``registry.load``: registered models, paged versions, batched LoggedModel and run
+Planning (``prune.read.load``: registered models, paged versions, batched LoggedModel and run
 look-ups, the plan) is timed against, in the same run,
 
 (a) the hand loop users write: ``search_model_versions`` then ``get_run`` per version
@@ -172,10 +172,10 @@ def bare_reads(client: Any, batch: int = 500) -> dict[tuple[str, int], float | N
 
 
 def planning(client: Any, workers: int) -> Callable[[], Any]:
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import read as prune_read
 
     def go() -> Any:
-        return registry.load(client, registry.Selection(max_versions=3), workers=workers)
+        return prune_read.load(client, prune_read.Selection(max_versions=3), workers=workers)
 
     return go
 
@@ -288,7 +288,9 @@ def _deletes(
     client: Any, models: list[str], per_model: int, rounds: int, per_round: int
 ) -> list[Row]:
     """Audited deletes: the same work with 1 worker and with CONCURRENCY, on disjoint models."""
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import apply as prune_apply
+    from mlflow_debt.prune import history
+    from mlflow_debt.prune import read as prune_read
 
     keep = max(1, per_model // 5)
     assert 2 * rounds * per_round <= len(models)
@@ -299,13 +301,13 @@ def _deletes(
         for mode, workers in (("sequential", 1), ("concurrent", CONCURRENCY)):
             start = next(it)
             chosen = tuple(models[start : start + per_round])
-            snap, plan = registry.load(
-                client, registry.Selection(models=chosen, max_versions=keep), workers=workers
+            snap, plan = prune_read.load(
+                client, prune_read.Selection(models=chosen, max_versions=keep), workers=workers
             )
             t0 = time.perf_counter()
-            result = registry.apply(client, snap, plan, workers=workers)
+            result = prune_apply.apply(client, snap, plan, workers=workers)
             times[mode].append(time.perf_counter() - t0)
-            n = len(result.by_state(registry.DELETED))
+            n = len(result.by_state(history.DELETED))
             assert n == len(plan.deletions), (n, len(plan.deletions))
             counts[mode] = n
     import statistics

@@ -17,7 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt.cli import cli
 from mlflow_debt.errors import ServerError
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import apply as prune_apply
+from mlflow_debt.prune import audit, history
+from mlflow_debt.prune import read as prune_read
 
 pytest.register_assert_rewrite("prune_fixtures")
 from prune_fixtures import live_versions, make_model  # noqa: E402
@@ -34,8 +36,8 @@ def run(*args: str):
 def deleted_in_audit(mc: MlflowClient) -> list[tuple[str, int]]:
     return sorted(
         (e.record.name, e.record.version)
-        for e in registry.read_audit(mc)
-        if e.record.state == registry.DELETED
+        for e in audit.read_audit(mc)
+        if e.record.state == history.DELETED
     )
 
 
@@ -57,9 +59,9 @@ def test_audit_is_a_run_with_full_records(mc):
     assert audit_run.data.tags["mlflow_debt.state"] == "done"
     assert audit_run.data.metrics["versions_deleted"] == 2
     paths = {f.path for f in mc.list_artifacts(prune_id, "prune")}
-    assert paths == {registry.PLAN_ARTIFACT, registry.RESULT_ARTIFACT}
+    assert paths == {history.PLAN_ARTIFACT, history.RESULT_ARTIFACT}
 
-    entries = {e.record.version: e.record for e in registry.read_audit(mc)}
+    entries = {e.record.version: e.record for e in audit.read_audit(mc)}
     assert set(entries) == {1, 2}
     rec = entries[1]
     assert rec.name == "churn"
@@ -70,9 +72,9 @@ def test_audit_is_a_run_with_full_records(mc):
     assert rec.description == "first try"
     assert rec.aliases == []
     assert rec.metric == "accuracy" and rec.value == pytest.approx(0.82)
-    assert rec.state == registry.DELETED
+    assert rec.state == history.DELETED
     # The plan was recorded before anything was deleted: it holds the same records, "planned".
-    plan_doc = mc.download_artifacts(prune_id, registry.PLAN_ARTIFACT)
+    plan_doc = mc.download_artifacts(prune_id, history.PLAN_ARTIFACT)
     with open(plan_doc) as fh:
         planned = json.load(fh)["records"]
     assert [(r["version"], r["state"]) for r in planned] == [(2, "planned"), (1, "planned")]
@@ -162,19 +164,19 @@ def test_restore_bad_selection(mc):
 
 def test_alias_set_after_planning_is_rechecked(mc):
     make_model(mc, "churn", EXAMPLE)
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=3))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=3))
     assert [d.version for d in plan.deletions] == [2, 1]
     mc.set_registered_model_alias("churn", "challenger", "1")  # between plan and delete
-    result = registry.apply(mc, snapshot, plan)
+    result = prune_apply.apply(mc, snapshot, plan)
     states = {r.version: r.state for r in result.records}
-    assert states == {2: registry.DELETED, 1: registry.SKIPPED}
+    assert states == {2: history.DELETED, 1: history.SKIPPED}
     assert live_versions(mc, "churn") == [5, 4, 3, 1]
     assert int(mc.get_model_version_by_alias("churn", "challenger").version) == 1
 
 
 def test_alias_set_right_before_the_delete_call_is_rechecked(mc, mocker):
     make_model(mc, "churn", EXAMPLE)
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=3))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=3))
     real_get = MlflowClient.get_model_version
 
     def get_then_alias(self, name, version):
@@ -186,46 +188,46 @@ def test_alias_set_right_before_the_delete_call_is_rechecked(mc, mocker):
     mocker.patch.object(
         MlflowClient, "get_model_version", autospec=True, side_effect=get_then_alias
     )
-    result = registry.apply(mc, snapshot, plan)
-    assert {r.version: r.state for r in result.records}[1] == registry.SKIPPED
+    result = prune_apply.apply(mc, snapshot, plan)
+    assert {r.version: r.state for r in result.records}[1] == history.SKIPPED
     assert 1 in live_versions(mc, "churn")
 
 
 def test_vanished_version_is_not_an_error(mc):
     make_model(mc, "churn", EXAMPLE)
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=3))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=3))
     mc.delete_model_version("churn", "1")  # someone else got there first
-    result = registry.apply(mc, snapshot, plan)
+    result = prune_apply.apply(mc, snapshot, plan)
     assert {r.version: r.state for r in result.records} == {
-        2: registry.DELETED,
-        1: registry.VANISHED,
+        2: history.DELETED,
+        1: history.VANISHED,
     }
     assert deleted_in_audit(mc) == [("churn", 2)]
 
 
 def test_stale_plan_never_deletes_a_version_the_policy_now_keeps(mc):
     make_model(mc, "churn", EXAMPLE)
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=3))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=3))
     mc.delete_model_version("churn", "4")  # a keeper disappears after planning
-    result = registry.apply(mc, snapshot, plan)
+    result = prune_apply.apply(mc, snapshot, plan)
     # With v4 gone, v2 (0.85) is now in the top 3: it must survive.
     assert {r.version: r.state for r in result.records} == {
-        2: registry.SKIPPED,
-        1: registry.DELETED,
+        2: history.SKIPPED,
+        1: history.DELETED,
     }
     assert live_versions(mc, "churn") == [5, 3, 2]
 
 
 def test_two_prunes_at_once_agree(mc):
     make_model(mc, "churn", [*EXAMPLE, 0.5, 0.6])
-    a = registry.load(mc, registry.Selection(max_versions=3))
-    b = registry.load(mc, registry.Selection(max_versions=3))
-    results: list[registry.ApplyResult] = []
+    a = prune_read.load(mc, prune_read.Selection(max_versions=3))
+    b = prune_read.load(mc, prune_read.Selection(max_versions=3))
+    results: list[history.ApplyResult] = []
     errors: list[BaseException] = []
 
     def go(snap_plan):
         try:
-            results.append(registry.apply(mc, *snap_plan))
+            results.append(prune_apply.apply(mc, *snap_plan))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -241,7 +243,7 @@ def test_two_prunes_at_once_agree(mc):
     assert sorted(set(deleted_in_audit(mc))) == [("churn", v) for v in (1, 2, 6, 7)]
     for result in results:
         assert {r.version for r in result.records} == {1, 2, 6, 7}
-        assert {r.state for r in result.records} <= {registry.DELETED, registry.VANISHED}
+        assert {r.state for r in result.records} <= {history.DELETED, history.VANISHED}
 
 
 def test_delete_failing_on_the_second_of_three_then_rerun(mc, mocker):
@@ -270,8 +272,8 @@ def test_delete_failing_on_the_second_of_three_then_rerun(mc, mocker):
     assert rerun.exit_code == 0, rerun.output
     assert live_versions(mc, "churn") == [1]
     assert deleted_in_audit(mc) == [("churn", 2), ("churn", 3), ("churn", 4)]
-    states = [(e.record.version, e.record.state) for e in registry.read_audit(mc)]
-    assert (int(calls[1]), registry.FAILED) in states
+    states = [(e.record.version, e.record.state) for e in audit.read_audit(mc)]
+    assert (int(calls[1]), history.FAILED) in states
 
 
 def test_crash_after_deleting_is_resolved_from_the_recorded_plan(mc, mocker):
@@ -279,7 +281,7 @@ def test_crash_after_deleting_is_resolved_from_the_recorded_plan(mc, mocker):
     real_log_dict = MlflowClient.log_dict
 
     def crash_on_result(self, run_id, dictionary, artifact_file):
-        if artifact_file == registry.RESULT_ARTIFACT:
+        if artifact_file == history.RESULT_ARTIFACT:
             raise ConnectionError("server went away")
         return real_log_dict(self, run_id, dictionary, artifact_file)
 
@@ -297,7 +299,7 @@ def test_crash_after_deleting_is_resolved_from_the_recorded_plan(mc, mocker):
 
 def test_apply_raises_server_error_type(mc, mocker):
     make_model(mc, "churn", [0.9, 0.8])
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=1))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=1))
     mocker.patch.object(
         MlflowClient,
         "delete_model_version",
@@ -305,7 +307,7 @@ def test_apply_raises_server_error_type(mc, mocker):
         side_effect=MlflowException("nope", error_code=PERMISSION_DENIED),
     )
     with pytest.raises(ServerError, match="re-run to finish"):
-        registry.apply(mc, snapshot, plan)
+        prune_apply.apply(mc, snapshot, plan)
 
 
 def test_delete_retried_after_a_lost_response_counts_as_deleted(mc, mocker):
@@ -340,17 +342,17 @@ def test_crash_mid_prune_then_rerun_counts_each_deletion_once(mc, mocker):
             raise KeyboardInterrupt  # the process dies: no result.json is written
         return real_delete(self, name, version)
 
-    snapshot, plan = registry.load(mc, registry.Selection(max_versions=1))
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=1))
     mocker.patch.object(
         MlflowClient, "delete_model_version", autospec=True, side_effect=die_on_second
     )
     with pytest.raises(KeyboardInterrupt):
-        registry.apply(mc, snapshot, plan, workers=1)
+        prune_apply.apply(mc, snapshot, plan, workers=1)
     mocker.stopall()
     assert run("prune", "--max-versions", "1").exit_code == 0  # the re-run finishes the job
     assert live_versions(mc, "churn") == [1]
 
-    entries = registry.read_audit(mc)
+    entries = audit.read_audit(mc)
     first, second = sorted({e.prune_id for e in entries}, key=[e.prune_id for e in entries].index)
     by_run = {
         pid: {e.record.version: e.record.state for e in entries if e.prune_id == pid}
@@ -358,11 +360,11 @@ def test_crash_mid_prune_then_rerun_counts_each_deletion_once(mc, mocker):
     }
     # The crashed prune deleted only its first version; the re-run deleted the other two.
     assert by_run[first] == {
-        int(calls[0]): registry.DELETED,
-        **{v: registry.SKIPPED for v in (2, 3, 4) if v != int(calls[0])},
+        int(calls[0]): history.DELETED,
+        **{v: history.SKIPPED for v in (2, 3, 4) if v != int(calls[0])},
     }
-    assert by_run[second] == {v: registry.DELETED for v in (2, 3, 4) if v != int(calls[0])}
+    assert by_run[second] == {v: history.DELETED for v in (2, 3, 4) if v != int(calls[0])}
     assert deleted_in_audit(mc) == [("churn", 2), ("churn", 3), ("churn", 4)]
     # Selecting the crashed prune alone resolves the same way.
-    only_first = {e.record.version: e.record.state for e in registry.read_audit(mc, first)}
+    only_first = {e.record.version: e.record.state for e in audit.read_audit(mc, first)}
     assert only_first == by_run[first]

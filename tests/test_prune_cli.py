@@ -276,6 +276,7 @@ def test_empty_registry_is_fine(mc):
         "models": {},
         "prune_id": None,
         "without_policy": [],
+        "skipped": {},
     }
 
 

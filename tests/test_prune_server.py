@@ -9,8 +9,11 @@ import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
+from mlflow_debt import store
 from mlflow_debt.cli import cli
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import apply as prune_apply
+from mlflow_debt.prune import history
+from mlflow_debt.prune import read as prune_read
 
 pytest.register_assert_rewrite("prune_fixtures")
 from prune_fixtures import live_versions, make_model  # noqa: E402
@@ -54,15 +57,15 @@ def test_prune_json_and_restore_over_http(http, mlflow_server_url):
 def test_vanished_and_recheck_over_http(http):
     name = f"m-{uuid.uuid4().hex[:8]}"
     make_model(http, name, [0.9, 0.8, 0.7, 0.6])
-    snapshot, plan = registry.load(http, registry.Selection(models=(name,), max_versions=1))
-    assert registry.default_workers(http) > 1
+    snapshot, plan = prune_read.load(http, prune_read.Selection(models=(name,), max_versions=1))
+    assert store.default_workers(http) > 1
     http.delete_model_version(name, "4")  # gone before we get there
     http.set_registered_model_alias(name, "shadow", "3")  # protected after planning
-    result = registry.apply(http, snapshot, plan)
+    result = prune_apply.apply(http, snapshot, plan)
     assert {r.version: r.state for r in result.records} == {
-        2: registry.DELETED,
-        3: registry.SKIPPED,
-        4: registry.VANISHED,
+        2: history.DELETED,
+        3: history.SKIPPED,
+        4: history.VANISHED,
     }
     assert live_versions(http, name) == [3, 1]
 

@@ -14,7 +14,7 @@ from report_fixtures import assess, clean_version, findings, subjects  # noqa: E
 
 from mlflow_debt.cli import cli  # noqa: E402
 from mlflow_debt.consumers.declarations import parse  # noqa: E402
-from mlflow_debt.prune import registry  # noqa: E402
+from mlflow_debt.prune import audit, history  # noqa: E402
 from mlflow_debt.report import model as rmodel  # noqa: E402
 from mlflow_debt.report.model import PASS, SKIPPED  # noqa: E402
 
@@ -391,8 +391,8 @@ def test_a_prune_that_failed_to_delete_is_a_finding(client, mocker):
     (finding,) = findings(assess(client), "prune-history")
     assert finding.models == ("churn_model",)
     assert finding.fix == "mlflow-debt prune --model churn_model"
-    states = {e.record.state for e in registry.read_audit(client)}
-    assert registry.FAILED in states
+    states = {e.record.state for e in audit.read_audit(client)}
+    assert history.FAILED in states
 
 
 # --- scope and summary ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ call live in tests/test_prune_audit.py.)
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from mlflow.tracking import MlflowClient
 from server import FaultProxy, MlflowServer, reset_store
 
 from mlflow_debt.cli import cli
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import audit, history
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -68,8 +69,8 @@ def deletions(client: MlflowClient) -> Counter[tuple[str, int]]:
     """How many times the audit records each (model, version) as deleted."""
     return Counter(
         (e.record.name, e.record.version)
-        for e in registry.read_audit(client)
-        if e.record.state == registry.DELETED
+        for e in audit.read_audit(client)
+        if e.record.state == history.DELETED
     )
 
 
@@ -228,6 +229,92 @@ def test_two_prune_processes_at_the_same_moment_end_like_one(http: MlflowClient)
     assert [o.returncode for o in outcomes] == [0, 0], [o.stderr for o in outcomes]
     kept = best(VALUES[:12], 3)
     assert live(http, name) == kept
-    # The same versions are recorded as deleted as one prune would; a version both deleted in a
-    # race may be recorded by both (MLflow's delete has no compare-and-set), never a kept one.
-    assert set(deletions(http)) == {(name, v) for v in set(range(1, 13)) - kept}
+    # The same versions are recorded as deleted as one prune would, each counted once although
+    # a version deleted in the race may be recorded by both (MLflow's delete has no
+    # compare-and-set); never a kept one.
+    audit_counts = deletions(http)
+    assert set(audit_counts) == {(name, v) for v in set(range(1, 13)) - kept}
+    assert set(audit_counts.values()) == {1}
+    listed = CliRunner().invoke(
+        cli, ["restore", "--list", "--format", "json", "--tracking-uri", http.tracking_uri]
+    )
+    records = json.loads(listed.stdout)["records"]
+    assert len([r for r in records if r["state"] == "deleted"]) == 12 - 3
+
+
+# --- issue 10 §3.1 / §3.9 against the real server ----------------------------------------------
+
+CREATE_PATH = "/model-versions/create"
+
+
+def test_a_server_answering_503_while_reading_the_audit_says_so(http: MlflowClient) -> None:
+    make_versions(http, "churn", VALUES[:5])
+    assert prune(http.tracking_uri, "--max-versions", "3").exit_code == 0
+
+    def fault(method: str, path: str) -> str | None:
+        return "before" if "/runs/search" in path else None
+
+    with FaultProxy(http.tracking_uri, fault) as proxy:
+        result = CliRunner().invoke(
+            cli, ["restore", "--list", "--tracking-uri", proxy.url], catch_exceptions=False
+        )
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTTP 503" in lines[0], result.stderr
+    assert "cannot reach" not in lines[0] and "does not exist" not in lines[0]
+
+
+def test_restore_whose_create_answer_is_lost_registers_one_version(http: MlflowClient) -> None:
+    make_versions(http, "churn", VALUES[:5])
+    assert prune(http.tracking_uri, "--max-versions", "3").exit_code == 0
+    (entry,) = [e for e in audit.read_audit(http) if e.record.version == 1]
+    lost: list[str] = []
+
+    def fault(method: str, path: str) -> str | None:
+        if CREATE_PATH in path and not lost:
+            lost.append(path)
+            return "after"  # registered, but the answer is a 503: MLflow's client retries
+        return None
+
+    with FaultProxy(http.tracking_uri, fault) as proxy:
+        result = CliRunner().invoke(
+            cli,
+            ["restore", "--model", "churn", "--version", "1", "--tracking-uri", proxy.url],
+            catch_exceptions=False,
+        )
+    assert lost, "the fault was not injected"
+    rerun = CliRunner().invoke(
+        cli, ["restore", "--all", "--tracking-uri", http.tracking_uri], catch_exceptions=False
+    )
+    assert result.exit_code in (0, 3) and rerun.exit_code == 0, (result.output, rerun.output)
+    same = [
+        v
+        for v in http.search_model_versions("name = 'churn'")
+        if v.source == entry.record.source and v.run_id == entry.record.run_id
+    ]
+    assert len(same) == 1, [v.version for v in same]
+
+
+def test_an_alias_moved_onto_a_version_mid_delete_is_reinstated(http: MlflowClient) -> None:
+    # v6 holds champion (protected, not counted): keep v5, v4; delete v3 first, then v2, v1.
+    make_versions(http, "churn", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    http.set_registered_model_alias("churn", "champion", "6")
+    doomed = http.get_model_version("churn", "3")
+    moved: list[str] = []
+
+    def fault(method: str, path: str) -> str | None:
+        if DELETE_PATH in path and not moved:
+            # The DELETE of v3 is in flight: someone moves champion onto v3 first.
+            http.set_registered_model_alias("churn", "champion", "3")
+            moved.append(path)
+        return None
+
+    with FaultProxy(http.tracking_uri, fault) as proxy:
+        result = prune(proxy.url, "--max-versions", "2", "--workers", "1")
+    assert moved and result.exit_code == 0, result.output
+    champion = http.get_model_version_by_alias("churn", "champion")
+    assert (champion.source, champion.run_id) == (doomed.source, doomed.run_id)
+    records = {e.record.version: e for e in audit.read_audit(http)}
+    assert records[3].record.state == history.REINSTATED
+    assert records[3].restored_as == int(champion.version)
+    assert live(http, "churn") == {4, 5, 6, int(champion.version)}

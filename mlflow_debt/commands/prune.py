@@ -1,22 +1,26 @@
 """``prune``, ``policy`` and ``restore``: version limits for the model registry (thin CLI).
 
 The rule lives in :mod:`mlflow_debt.prune.plan` (pure), the MLflow I/O in
-:mod:`mlflow_debt.prune.registry`; these commands parse, call them, and render.
+:mod:`mlflow_debt.prune.read`, :mod:`~mlflow_debt.prune.apply`, :mod:`~mlflow_debt.prune.audit` and
+:mod:`~mlflow_debt.prune.policy`, the output in :mod:`mlflow_debt.prune.render`; these commands
+parse, call them, and render.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from mlflow_debt.errors import Declined
 from mlflow_debt.options import format_option, tracking_uri_option
+
+if TYPE_CHECKING:
+    from mlflow_debt.prune.read import ProgressFactory
 
 PRUNE_EXAMPLES = """\b
 Examples:
@@ -48,7 +52,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def _progress_factory() -> Callable[[str, int], contextlib.AbstractContextManager[Any]]:
+def _progress_factory() -> ProgressFactory:
     """A progress bar on stderr when it is a terminal; nothing otherwise."""
 
     @contextlib.contextmanager
@@ -66,38 +70,6 @@ def _progress_factory() -> Callable[[str, int], contextlib.AbstractContextManage
             yield advance
 
     return progress
-
-
-def _fmt_value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
-
-
-def _render_plan(plan: Any) -> None:
-    from mlflow_debt.prune.plan import DELETE
-
-    rows = [("MODEL", "VERSION", "METRIC", "VALUE", "DECISION", "REASON")]
-    for name, mp in plan.models.items():
-        for d in mp.decisions():
-            rows.append(
-                (
-                    name,
-                    str(d.version),
-                    mp.policy.metric,
-                    _fmt_value(d.value),
-                    d.decision.upper() if d.decision == DELETE else d.decision,
-                    d.reason,
-                )
-            )
-    if len(rows) > 1:
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for r in rows:
-            cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)]
-            click.echo("  ".join([*cells, r[-1]]).rstrip())
-    if plan.without_policy:
-        shown = ", ".join(plan.without_policy[:10]) + (
-            " ..." if len(plan.without_policy) > 10 else ""
-        )
-        click.echo(f"No version limit (left alone): {shown}")
 
 
 @click.command(epilog=PRUNE_EXAMPLES)
@@ -124,12 +96,13 @@ def _render_plan(plan: Any) -> None:
     "accuracy). The LoggedModel's value wins, else the source run's latest value.",
 )
 @click.option(
-    "--lower-is-better/--higher-is-better",
-    "lower_is_better",
-    default=None,
-    help="Rank ascending (losses such as rmse) or descending (default: the model's policy, "
-    "else higher is better).",
+    "--lower-is-better",
+    "lower",
+    is_flag=True,
+    help="Rank ascending, for losses such as rmse (default: the model's policy, else higher "
+    "is better).",
 )
+@click.option("--higher-is-better", "higher", is_flag=True, help="Rank descending.")
 @click.option(
     "--prune-unranked",
     is_flag=True,
@@ -149,7 +122,8 @@ def prune(
     models: tuple[str, ...],
     max_versions: int | None,
     metric: str | None,
-    lower_is_better: bool | None,
+    lower: bool,
+    higher: bool,
     prune_unranked: bool,
     dry_run: bool,
     yes: bool,
@@ -170,11 +144,12 @@ def prune(
     """
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
-    from mlflow_debt.prune import registry
+    lower_is_better = _order(lower, higher, default=None)
+    from mlflow_debt.prune import apply, read, render
     from mlflow_debt.store import get_client
 
     client = get_client(tracking_uri)
-    selection = registry.Selection(
+    selection = read.Selection(
         models=models,
         max_versions=max_versions,
         metric=metric.strip() if metric else None,
@@ -182,67 +157,35 @@ def prune(
         prune_unranked=prune_unranked,
     )
     progress = _progress_factory()
-    snapshot, plan = registry.load(client, selection, workers=workers, progress=progress)
+    snapshot, plan = read.load(client, selection, workers=workers, progress=progress)
 
+    _echo(render.skipped_text(plan), err=True)
     if fmt == "text":
-        _render_plan(plan)
-    if dry_run or not plan.deletions:
-        _finish(plan, fmt, applied=not dry_run, result=None)
-        return
-    if not yes and _interactive():
-        n = len(plan.deletions)
-        if not click.confirm(f"Delete {n} version{'s' if n != 1 else ''}?", err=True):
-            raise Declined("Declined at the prompt; nothing deleted.")
-    result = registry.apply(client, snapshot, plan, workers=workers, progress=progress)
-    _finish(plan, fmt, applied=True, result=result)
-
-
-def _finish(plan: Any, fmt: str, *, applied: bool, result: Any) -> None:
-    from mlflow_debt.prune import plan as retention
-    from mlflow_debt.prune import registry
-
-    deleted: dict[str, list[int]] = {}
-    not_deleted: dict[str, list[dict[str, Any]]] = {}
-    if result is not None:
-        for rec in result.records:
-            if rec.state == registry.DELETED:
-                deleted.setdefault(rec.name, []).append(rec.version)
-            else:
-                not_deleted.setdefault(rec.name, []).append(
-                    {"version": rec.version, "state": rec.state, "detail": rec.detail}
-                )
-    n_deleted = sum(len(v) for v in deleted.values()) if result is not None else None
+        _echo(render.plan_text(plan))
+    result = None
+    if not dry_run and plan.deletions:
+        if not yes and _interactive():
+            n = len(plan.deletions)
+            if not click.confirm(f"Delete {n} version{'s' if n != 1 else ''}?", err=True):
+                raise Declined("Declined at the prompt; nothing deleted.")
+        result = apply.apply(client, snapshot, plan, workers=workers, progress=progress)
     if fmt == "json":
-        models: dict[str, Any] = {}
-        for name, mp in plan.models.items():
-            entry = mp.as_dict()
-            if result is not None:
-                entry["delete"] = deleted.get(name, [])
-                entry["not_deleted"] = not_deleted.get(name, [])
-            models[name] = entry
-        doc = {
-            "applied": applied,
-            "metric": plan.metric(),
-            "models": models,
-            "prune_id": result.prune_id if result is not None else None,
-            "without_policy": plan.without_policy,
-        }
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(render.prune_json(plan, result, applied=not dry_run))
         return
-    if result is not None:
-        for name, items in not_deleted.items():
-            for item in items:
-                click.echo(
-                    f'Not deleted: "{name}" version {item["version"]} '
-                    f"({item['state']}: {item['detail']})",
-                    err=True,
-                )
-    click.echo(retention.summary_line(plan, applied=applied, deleted=n_deleted))
-    if result is not None and result.prune_id:
-        click.echo(
-            f"Recorded as prune {result.prune_id} (experiment {registry.AUDIT_EXPERIMENT!r}); "
-            f"undo with: mlflow-debt restore --prune-id {result.prune_id}"
-        )
+    _echo(render.not_deleted_text(result), err=True)
+    _echo(render.prune_summary(plan, result, applied=not dry_run))
+
+
+def _order(lower: bool, higher: bool, *, default: bool | None) -> bool | None:
+    """The two order flags as one value; both at once is a usage error."""
+    if lower and higher:
+        raise click.UsageError("--lower-is-better and --higher-is-better contradict each other.")
+    return True if lower else False if higher else default
+
+
+def _echo(lines: list[str], *, err: bool = False) -> None:
+    for line in lines:
+        click.echo(line, err=err)
 
 
 @click.group(epilog=POLICY_EXAMPLES)
@@ -262,24 +205,28 @@ def policy() -> None:
 )
 @click.option("--metric", default=None, metavar="NAME", help="Rank by this metric.")
 @click.option(
-    "--lower-is-better/--higher-is-better",
-    "lower_is_better",
-    default=False,
+    "--lower-is-better",
+    "lower",
+    is_flag=True,
     help="Rank ascending, for losses (default: higher is better).",
 )
+@click.option("--higher-is-better", "higher", is_flag=True, help="Rank descending (the default).")
 @tracking_uri_option
 def policy_set(
     model: str,
     max_versions: int,
     metric: str | None,
-    lower_is_better: bool,
+    lower: bool,
+    higher: bool,
     tracking_uri: str | None,
 ) -> None:
     """Give MODEL its own version limit."""
     if metric is not None and not metric.strip():
         raise click.BadParameter("must not be empty", param_hint="--metric")
+    lower_is_better = bool(_order(lower, higher, default=False))
     from mlflow_debt.prune import plan as retention
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import policy as policies
+    from mlflow_debt.prune import render
     from mlflow_debt.store import get_client
 
     pol = retention.Policy(
@@ -287,12 +234,8 @@ def policy_set(
         metric=(metric or retention.DEFAULT_METRIC).strip(),
         lower_is_better=lower_is_better,
     )
-    registry.set_policy(get_client(tracking_uri), model, pol, metric_given=metric is not None)
-    order = "lower is better" if lower_is_better else "higher is better"
-    click.echo(
-        f'Set "{model}": keep {max_versions} version{"s" if max_versions != 1 else ""}'
-        + (f" by {pol.metric} ({order})." if metric else f" ({order}).")
-    )
+    policies.set_policy(get_client(tracking_uri), model, pol, metric_given=metric is not None)
+    click.echo(render.policy_set_line(model, pol, metric_given=metric is not None))
 
 
 @policy.command("unset", epilog=POLICY_EXAMPLES)
@@ -300,11 +243,12 @@ def policy_set(
 @tracking_uri_option
 def policy_unset(model: str, tracking_uri: str | None) -> None:
     """Remove MODEL's own version limit."""
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import policy as policies
+    from mlflow_debt.prune import render
     from mlflow_debt.store import get_client
 
-    registry.unset_policy(get_client(tracking_uri), model)
-    click.echo(f'Removed the version limit of "{model}".')
+    policies.unset_policy(get_client(tracking_uri), model)
+    click.echo(render.policy_unset_line(model))
 
 
 @policy.command("show", epilog=POLICY_EXAMPLES)
@@ -316,42 +260,16 @@ def policy_show(
     models: tuple[str, ...], show_all: bool, fmt: str, tracking_uri: str | None
 ) -> None:
     """List the models that have their own version limit."""
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import policy as policies
+    from mlflow_debt.prune import render
     from mlflow_debt.store import get_client
 
-    policies = registry.read_policies(get_client(tracking_uri), models)
-    shown = {n: p for n, p in policies.items() if p is not None or show_all or models}
+    found = policies.read_policies(get_client(tracking_uri), models)
+    shown = render.shown_policies(found, show_all=show_all, selected=bool(models))
     if fmt == "json":
-        doc = {
-            "policies": {
-                n: None
-                if p is None
-                else {
-                    "max_versions": p.max_versions,
-                    "metric": p.metric,
-                    "lower_is_better": p.lower_is_better,
-                }
-                for n, p in shown.items()
-            }
-        }
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(render.policies_json(shown))
         return
-    if not shown:
-        click.echo(
-            "No model has a version limit. "
-            "Set one with: mlflow-debt policy set MODEL --max-versions N"
-        )
-        return
-    rows = [("MODEL", "MAX_VERSIONS", "METRIC", "ORDER")]
-    for n, p in shown.items():
-        if p is None:
-            rows.append((n, "-", "-", "-"))
-        else:
-            order = "lower is better" if p.lower_is_better else "higher is better"
-            rows.append((n, str(p.max_versions), p.metric, order))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(r[:3], widths, strict=False)), r[3]]))
+    _echo(render.policies_text(shown))
 
 
 @click.command(epilog=RESTORE_EXAMPLES)
@@ -386,92 +304,25 @@ def restore(
     version number (numbers are never reused), which this command prints. Select by --model,
     --version, --prune-id (combinable), or --all.
     """
-    from mlflow_debt.prune import registry
+    from mlflow_debt.prune import audit, render
     from mlflow_debt.store import get_client
 
+    if list_only and restore_all:
+        raise click.UsageError("--list and --all contradict each other: list, or restore.")
     client = get_client(tracking_uri)
     if list_only:
-        entries = registry.read_audit(client, prune_id)
-        _render_history(entries, fmt)
+        entries = audit.read_audit(client, prune_id)
+        if fmt == "json":
+            click.echo(render.history_json(entries))
+        else:
+            _echo(render.history_text(entries))
         return
     if not (models or versions or prune_id or restore_all):
         raise click.UsageError("Say what to restore: --model, --version, --prune-id or --all.")
-    restored, already = registry.restore(
+    restored, already = audit.restore(
         client, models=models, versions=versions, prune_id=prune_id, dry_run=dry_run
     )
     if fmt == "json":
-        doc = {
-            "applied": not dry_run,
-            "restored": [
-                {
-                    "name": r.entry.record.name,
-                    "version": r.entry.record.version,
-                    "new_version": r.new_version,
-                    "prune_id": r.entry.prune_id,
-                }
-                for r in restored
-            ],
-            "already_restored": [
-                {
-                    "name": e.record.name,
-                    "version": e.record.version,
-                    "new_version": e.restored_as,
-                    "prune_id": e.prune_id,
-                }
-                for e in already
-            ],
-        }
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(render.restore_json(restored, already, dry_run=dry_run))
         return
-    for e in already:
-        click.echo(
-            f'"{e.record.name}" version {e.record.version} was already restored as version '
-            f"{e.restored_as}."
-        )
-    for r in restored:
-        rec = r.entry.record
-        if r.new_version is None:
-            click.echo(f'Would restore "{rec.name}" version {rec.version} from {rec.source}.')
-        else:
-            click.echo(f'Restored "{rec.name}" version {rec.version} as version {r.new_version}.')
-    n = len(restored)
-    verb = "Would restore" if dry_run else "Restored"
-    click.echo(f"{verb} {n} version{'s' if n != 1 else ''}.")
-
-
-def _render_history(entries: list[Any], fmt: str) -> None:
-    if fmt == "json":
-        doc = {
-            "records": [
-                {
-                    "prune_id": e.prune_id,
-                    "name": e.record.name,
-                    "version": e.record.version,
-                    "state": e.record.state,
-                    "metric": e.record.metric,
-                    "value": e.record.value,
-                    "source": e.record.source,
-                    "restored_as": e.restored_as,
-                }
-                for e in entries
-            ]
-        }
-        click.echo(json.dumps(doc, indent=2))
-        return
-    if not entries:
-        click.echo("No prune has been recorded.")
-        return
-    rows = [("PRUNE", "MODEL", "VERSION", "STATE", "RESTORED_AS")]
-    for e in entries:
-        rows.append(
-            (
-                e.prune_id,
-                e.record.name,
-                str(e.record.version),
-                e.record.state,
-                "-" if e.restored_as is None else str(e.restored_as),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        click.echo("  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths, strict=False)), r[4]]))
+    _echo(render.restore_text(restored, already, dry_run=dry_run))

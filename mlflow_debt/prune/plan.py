@@ -1,6 +1,6 @@
 """Retention planning: which model versions a version limit keeps and which it deletes. Pure.
 
-``plan(versions, metrics, policy)`` takes plain data (what :mod:`mlflow_debt.prune.registry`
+``plan(versions, metrics, policy)`` takes plain data (what :mod:`mlflow_debt.prune.read`
 read from
 MLflow) and returns a :class:`PrunePlan`; it does no I/O and is deterministic, so the same inputs
 always give the same plan. The rule, per registered model:
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 #: Registered-model tags that hold a model's own policy (visible and editable in the MLflow UI).
 MAX_VERSIONS_TAG = "mlflow_debt.max_versions"
@@ -35,10 +35,14 @@ PROTECTED_STAGES = frozenset({"production", "staging"})
 
 DEFAULT_METRIC = "accuracy"
 
-KEEP = "keep"
-DELETE = "delete"
-PROTECTED = "protected"
-UNRANKED = "unranked"
+#: A version's fate in a plan.
+DecisionKind = Literal["keep", "delete", "protected", "unranked"]
+KEEP: Final = "keep"
+DELETE: Final = "delete"
+PROTECTED: Final = "protected"
+UNRANKED: Final = "unranked"
+#: Where a policy came from: the command line or the model's own tags.
+PolicyOrigin = Literal["flag", "tag"]
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
@@ -57,7 +61,7 @@ class Policy:
     lower_is_better: bool = False
     prune_unranked: bool = False
     #: Where the limit came from: "flag" (command line) or "tag" (the model's own tags).
-    origin: str = "flag"
+    origin: PolicyOrigin = "flag"
 
     def __post_init__(self) -> None:
         if isinstance(self.max_versions, bool) or not isinstance(self.max_versions, int):
@@ -86,7 +90,7 @@ class Decision:
     name: str
     version: int
     value: float | None
-    decision: str
+    decision: DecisionKind
     reason: str
 
 
@@ -126,6 +130,8 @@ class PrunePlan:
     models: dict[str, ModelPlan] = field(default_factory=dict)
     #: Selected models that have no limit (no ``--max-versions`` and no policy tag): untouched.
     without_policy: list[str] = field(default_factory=list)
+    #: Selected models left alone because they cannot be read safely: name -> why.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def deletions(self) -> list[Decision]:
@@ -239,6 +245,29 @@ def plan(
     return result
 
 
+def unlogged_metric(
+    metric_of: Mapping[str, str],
+    versions: Iterable[tuple[str, int]],
+    metrics: Mapping[tuple[str, int], float | None],
+) -> str | None:
+    """The error when a ranking metric is logged on none of the versions ranked by it, else None.
+
+    A metric that no version of the models ranked by it has is a typo, not "all unranked".
+    ``metric_of`` maps model -> its metric; ``versions`` are the (model, version) keys read.
+    """
+    keys = list(versions)
+    for metric in sorted(set(metric_of.values())):
+        ranked = [k for k in keys if metric_of.get(k[0]) == metric]
+        if ranked and all(metrics.get(k) is None for k in ranked):
+            names = sorted({k[0] for k in ranked})
+            shown = ", ".join(f'"{n}"' for n in names[:5]) + (" ..." if len(names) > 5 else "")
+            return (
+                f'Metric "{metric}" is logged on none of the {len(ranked)} versions of '
+                f"{shown} (neither on their logged models nor on their source runs)"
+            )
+    return None
+
+
 def policy_from_tags(
     name: str,
     tags: Mapping[str, str],
@@ -252,7 +281,7 @@ def policy_from_tags(
 
     None when neither a flag nor a tag sets a limit. Malformed tags raise :class:`PolicyError`.
     """
-    origin = "flag"
+    origin: PolicyOrigin = "flag"
     if max_versions is None:
         raw = tags.get(MAX_VERSIONS_TAG)
         if raw is None or not str(raw).strip():

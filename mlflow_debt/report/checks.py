@@ -531,6 +531,20 @@ def check_cascades(facts: Facts) -> CheckResult:
 def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:
     findings = []
     for p in facts.prunes:
+        if p.crashed:
+            findings.append(
+                Finding(
+                    "prune-history",
+                    MEDIUM,
+                    f"prune {p.prune_id[:8]}",
+                    f"The prune of {p.started or 'unknown date'} stopped before recording its "
+                    f"outcome (state deleting): {plural(len(p.records), 'record')} resolved "
+                    "from the registry; re-run the prune to finish it.",
+                    p.models,
+                    "mlflow-debt restore --list",
+                    {"prune_id": p.prune_id, "crashed": True},
+                )
+            )
         failed = [r for r in p.records if r.state == PRUNE_FAILED]
         for model in sorted({r.model for r in failed}):
             mine = [r for r in failed if r.model == model]

@@ -143,7 +143,7 @@ STATUSES: tuple[Status, ...] = (PASS, FAIL, SKIPPED)
 NodeKind = Literal["feature", "model"]
 EdgeKind = Literal["reads", "output"]
 
-#: The audit's state of a version whose delete call failed (``registry.FAILED``).
+#: The audit's state of a version whose delete call failed (``prune.history.FAILED``).
 PRUNE_FAILED = "failed"
 
 #: Metric keys logging a per-feature importance: ``feature_importance.<feature name>``.
@@ -244,6 +244,8 @@ class PruneFacts:
     prune_id: str
     started: str
     records: tuple[PruneRecord, ...]
+    #: It stopped before recording its outcome (state ``deleting``, no result).
+    crashed: bool = False
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ What is read, each as a paged or batched search, never one call per run:
   experiment, deleted): batched ``search_runs(attributes.run_id IN (...))``;
 * each selected live version's ``MLmodel`` file (signature, artifact present): one small
   download per version, side by side against an HTTP server;
-* the prune history (:func:`mlflow_debt.prune.registry.read_audit`).
+* the prune history (:func:`mlflow_debt.prune.audit.read_audit`).
 
 Then :func:`mlflow_debt.report.assess.assess` does the rest, without I/O.
 """
@@ -39,7 +39,7 @@ from mlflow_debt import store, tags
 from mlflow_debt.consumers import read as consumers_io
 from mlflow_debt.consumers.analysis import Declarations, analyze
 from mlflow_debt.errors import NotFoundError
-from mlflow_debt.prune import registry
+from mlflow_debt.prune import audit
 from mlflow_debt.report import assess
 from mlflow_debt.report.model import (
     DebtReport,
@@ -53,8 +53,6 @@ from mlflow_debt.report.model import (
 )
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
-#: Runs per batched ``attributes.run_id IN (...)`` look-up.
-RUN_BATCH = 500
 
 
 @dataclasses.dataclass
@@ -110,29 +108,10 @@ def _runs_by_id(
     client: MlflowClient, experiment_ids: Sequence[str], run_ids: Iterable[str]
 ) -> dict[str, _RunFacts]:
     """The runs ``run_ids`` (deleted ones too), in batches."""
-    ids = sorted(set(run_ids))
-    found: dict[str, _RunFacts] = {}
-    if not ids or not experiment_ids:
-        return found
-    for start in range(0, len(ids), RUN_BATCH):
-        batch = ids[start : start + RUN_BATCH]
-        flt = "attributes.run_id IN (" + ", ".join(registry.quote(i) for i in batch) + ")"
-        token = None
-        while True:
-            with store.mlflow_errors("Reading source runs"):
-                page = client.search_runs(
-                    list(experiment_ids),
-                    filter_string=flt,
-                    run_view_type=ViewType.ALL,
-                    max_results=len(batch),
-                    page_token=token,
-                )
-            for run in page:
-                found[run.info.run_id] = _run_facts(run)
-            token = page.token
-            if not token:
-                break
-    return found
+    runs = store.runs_by_ids(
+        client, experiment_ids, run_ids, view_type=ViewType.ALL, action="Reading source runs"
+    )
+    return {run.info.run_id: _run_facts(run) for run in runs}
 
 
 @dataclasses.dataclass
@@ -163,7 +142,7 @@ def _logged_models(
         lm_tags = dict(lm.tags or {})
         features, complete = _features_of(lm_tags)
         models[lm.model_id] = _LoggedModel(
-            registry.latest_values(lm.metrics or []),
+            store.latest_values(lm.metrics or []),
             str(lm.artifact_location or ""),
             features,
             complete,
@@ -215,7 +194,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
 
 
 def _model_location(mv: ModelVersion, logged: Mapping[str, _LoggedModel]) -> str:
-    model_id = registry.model_id_of(mv)
+    model_id = store.model_id_of(mv)
     if model_id:
         lm = logged.get(model_id)
         return lm.artifact_location if lm else ""
@@ -227,18 +206,18 @@ def _read_mlmodels(
 ) -> dict[tuple[str, int], tuple[bool | None, bool | None]]:
     keys = list(locations)
     # MLflow 3.1 resolves runs:/ URIs through the default store whatever tracking_uri says.
-    with tempfile.TemporaryDirectory() as tmp, registry.default_tracking_uri(client):
+    with tempfile.TemporaryDirectory() as tmp, store.default_tracking_uri(client):
 
         def one(key: tuple[str, int]) -> tuple[bool | None, bool | None]:
             return _mlmodel(locations[key], f"{tmp}/{key[0]}-{key[1]}", str(client.tracking_uri))
 
-        results = registry._pmap(one, keys, registry.default_workers(client))
+        results = store.pmap(one, keys, store.default_workers(client))
     return dict(zip(keys, results, strict=True))
 
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
-    by_prune: dict[str, list[registry.AuditEntry]] = {}
-    for entry in registry.read_audit(client):
+    by_prune: dict[str, list[audit.AuditEntry]] = {}
+    for entry in audit.read_audit(client):
         by_prune.setdefault(entry.prune_id, []).append(entry)
     return [
         PruneFacts(
@@ -248,6 +227,7 @@ def _prunes(client: MlflowClient) -> list[PruneFacts]:
                 PruneRecord(e.record.name, e.record.version, e.record.state, e.restored_as)
                 for e in entries
             ),
+            crashed=entries[0].crashed,
         )
         for prune_id, entries in by_prune.items()
     ]
@@ -261,17 +241,17 @@ def read_facts(
     page_size: int = consumers_io.RUNS_PAGE,
 ) -> tuple[Facts, Scope]:
     """Everything the checks need, and the scope of the read (for the report's header)."""
-    registry.ensure_reachable(client)
+    store.ensure_reachable(client)
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
-    all_exps = registry.experiment_names(client)
+    all_exps = store.experiment_names(client)
 
-    registered = registry.read_registered_models(client, ())
+    registered = store.registered_models(client)
     names = {rm.name for rm in registered}
     for name in models:
         if name not in names:
             raise NotFoundError(f'Registered model "{name}" does not exist')
-    aliases = {rm.name: registry._aliases_of(rm) for rm in registered}
+    aliases = {rm.name: store.aliases_by_version(rm) for rm in registered}
     alias_by_model = {
         name: {a: v for v, al in by_v.items() for a in al} for name, by_v in aliases.items()
     }
@@ -312,7 +292,7 @@ def read_facts(
     for mv in versions:
         key = (mv.name, int(mv.version))
         run = runs.get(str(mv.run_id)) if mv.run_id else None
-        model_id = registry.model_id_of(mv)
+        model_id = store.model_id_of(mv)
         lm = logged.get(model_id) if model_id else None
         artifact, signature = mlmodels.get(key, (None, None))
         # A version reads its LoggedModel's own features when it has them, else its run's.
