@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "consumers": "mlflow_debt.commands.consumers:consumers",
     "impact": "mlflow_debt.commands.consumers:impact",
     "report": "mlflow_debt.commands.report:report",
+    "serve": "mlflow_debt.commands.serve:serve",
 }
 
 

@@ -48,6 +48,8 @@ AUDIT_SCHEMA = 1
 OP_TAG = "mlflow_debt.op"
 STATE_TAG = "mlflow_debt.state"
 RESTORED_TAG = "mlflow_debt.restored."
+#: Who started a prune: "cli" (``mlflow-debt prune``) or "serve" (the enforcement service).
+TRIGGER_TAG = "mlflow_debt.trigger"
 
 #: Record states in the audit.
 PLANNED = "planned"  # recorded, delete not (yet) attempted or its outcome unknown (crash)
@@ -607,6 +609,7 @@ def apply(
     *,
     workers: int | None = None,
     progress: ProgressFactory = no_progress,
+    trigger: str = "cli",
 ) -> ApplyResult:
     """Delete what ``plan`` says: re-plan on fresh data, record every deletion, then delete.
 
@@ -614,6 +617,7 @@ def apply(
     keep tag or a protected stage is skipped; one that is gone is "vanished", not an error. On the
     first failed delete no new deletes start; the result says which versions were deleted, and
     :class:`ServerError` is raised after the audit is complete. Re-running converges.
+    ``trigger`` is written on the audit run (tag :data:`TRIGGER_TAG`).
     """
     workers = workers or default_workers(client)
     fresh, live = _recheck(snapshot, client, plan, workers)
@@ -639,7 +643,7 @@ def apply(
         run = client.create_run(
             exp_id,
             run_name=f"prune {started}",
-            tags={OP_TAG: "prune", STATE_TAG: "deleting"},
+            tags={OP_TAG: "prune", STATE_TAG: "deleting", TRIGGER_TAG: trigger},
         )
         prune_id = run.info.run_id
         client.log_dict(
