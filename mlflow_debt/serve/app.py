@@ -9,7 +9,6 @@ enforcement runs on the service's worker. ``GET /healthz`` (200 while the worker
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -59,7 +58,9 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> Starlette:
 def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> None:
     """Serve until SIGTERM/SIGINT, then stop the service (waiting for the running enforcement).
 
-    uvicorn handles the signals: it stops accepting, finishes in-flight requests, and returns.
+    uvicorn stops accepting, finishes in-flight requests and returns; then the worker finishes
+    the enforcement it is running (further signals are ignored meanwhile; SIGKILL still works,
+    and the prune's record-first audit keeps even that consistent).
     """
     import uvicorn
 
@@ -73,16 +74,18 @@ def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> Non
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+
+    def on_signal(sig: int, frame: object) -> None:
+        # uvicorn handles the signal while it serves, then restores this handler and raises the
+        # signal again: it must not kill the process before the worker has finished.
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     service.start()
     service.log("service.started", host=host, port=port)
     try:
         server.run()
     finally:
-        # A second signal during the wait must not cut the running enforcement short: the
-        # prune's own record keeps a kill safe, but a clean stop never needs it.
-        previous: dict[signal.Signals, Any] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, signal.SIG_IGN)
         try:
             service.stop()
         finally:

@@ -53,6 +53,8 @@ class Stats:
     ignored: int = 0
     enforcements: int = 0
     enforcement_failures: int = 0
+    #: Models looked at but not enforced: no policy, gone, or a policy that cannot apply.
+    left_alone: int = 0
     versions_deleted: int = 0
     reconciles: int = 0
     last_error: str | None = None
@@ -154,6 +156,7 @@ class Service:
                 },
                 "enforcements": self.stats.enforcements,
                 "enforcement_failures": self.stats.enforcement_failures,
+                "left_alone": self.stats.left_alone,
                 "versions_deleted": self.stats.versions_deleted,
                 "reconciles": self.stats.reconciles,
                 "last_error": self.stats.last_error,
@@ -254,14 +257,15 @@ class Service:
                     return
                 delay *= 2
                 continue
-            self._count("enforcements")
+            status = getattr(outcome, "status", None)
+            self._count("enforcements" if status == "enforced" else "left_alone")
             deleted = int(getattr(outcome, "deleted", 0))
             if deleted:
                 self._count("versions_deleted", deleted)
             self.log(
                 "enforce.done",
                 model=model,
-                status=getattr(outcome, "status", None),
+                status=status,
                 deleted=deleted,
                 skipped=getattr(outcome, "skipped", 0),
                 vanished=getattr(outcome, "vanished", 0),
