@@ -84,3 +84,25 @@ def models_with_policy(client: MlflowClient) -> list[str]:
 def reachable(client: MlflowClient) -> None:
     """Fail fast (one line, :class:`ServerError`) when the tracking server cannot be reached."""
     registry.ensure_reachable(client)
+
+
+def deleted_records(client: MlflowClient, model: str) -> list[tuple[int, str]]:
+    """(version, prune id) of every deletion of ``model`` in the audit, crashed prunes resolved
+    (``restore --list``'s view): what tests and ``/status`` consumers check the service by."""
+    return [
+        (e.record.version, e.prune_id)
+        for e in registry.read_audit(client)
+        if e.record.name == model and e.record.state == registry.DELETED
+    ]
+
+
+def trigger_of(client: MlflowClient, prune_id: str) -> str | None:
+    """Who started the prune ``prune_id`` ("serve", "cli"; None for records older than the tag)."""
+    tags: dict[str, str] = client.get_run(prune_id).data.tags
+    return tags.get(registry.TRIGGER_TAG)
+
+
+def restorable(client: MlflowClient, model: str) -> list[int]:
+    """The versions ``mlflow-debt restore --model MODEL`` would re-register (a dry run)."""
+    restored, _ = registry.restore(client, models=[model], dry_run=True)
+    return sorted(r.entry.record.version for r in restored)
