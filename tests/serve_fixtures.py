@@ -34,6 +34,9 @@ WEBHOOK_ENV = {
     "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
     "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    # Without it each server process encrypts webhook secrets with a key of its own (and a
+    # restarted server cannot read them): production servers need one too (docs/enforce.md).
+    "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
 }
 POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
 
