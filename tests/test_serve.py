@@ -497,3 +497,27 @@ def test_install_bad_url():
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--url must be an http(s) URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind", "needle"),
+    [
+        ("ENDPOINT_NOT_FOUND", "API request to /api/2.0/mlflow/webhooks failed: 404 Not Found",
+         "ServerError", "older than MLflow 3.3.0"),
+        ("INVALID_PARAMETER_VALUE", "Invalid webhook URL scheme: 'http'. Allowed schemes are: "
+         "https.", "InputError", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES"),
+        ("INVALID_PARAMETER_VALUE", "Webhook URL resolves to a non-public IP address",
+         "InputError", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"),
+        ("PERMISSION_DENIED", "Permission denied", "ServerError", "refused the credentials"),
+        ("INTERNAL_ERROR", "FileStore does not support create_webhook", "ServerError",
+         "no webhook support"),
+    ],
+)  # fmt: skip
+def test_webhook_errors_are_named(code, message, kind, needle):
+    from mlflow.exceptions import MlflowException
+
+    from mlflow_debt.serve import webhooks
+
+    err = webhooks._translate("Registering webhook", MlflowException(message, error_code=code))
+    assert type(err).__name__ == kind
+    assert needle in str(err)

@@ -202,7 +202,9 @@ class Service:
         try:
             names = self._reconcile_models()
         except Exception as exc:
-            self._error(f"reconcile: {exc}")
+            message = " ".join(str(exc).split())[:500]
+            self.log("reconcile.failed", level="error", error=message)
+            self._error(f"reconcile: {message}")
             return 0
         now = time.monotonic()
         for name in names:
