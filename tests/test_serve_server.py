@@ -252,18 +252,21 @@ def test_a_delete_whose_answer_was_lost_keeps_its_record(hc, receivers, hook_ser
     n = 8
     ids = runs(hc, n)
     with_protected(hc, name, ids)
-    state = {"seen": 0}
+    state = {"seen": 0, "on": True}
 
     def fault(method: str, path: str) -> str | None:
-        if "model-versions/delete" in path:
+        if state["on"] and "model-versions/delete" in path:
             state["seen"] += 1
-            # The first delete takes effect but its answer is lost; its retry fails too.
-            return {1: "after", 2: "before"}.get(state["seen"])
+            # The first delete takes effect but its answer is lost; then the server is down
+            # (its retry, and every other delete, fail) until the prune has given up once.
+            return "after" if state["seen"] == 1 else "before"
         return None
 
     with FaultProxy(hook_server.url, fault) as proxy:
-        receivers(proxy.url)
+        r = receivers(proxy.url)
         register(hc, name, ids[2:])
+        wait_until(lambda: any(x["event"] == "enforce.failed" for x in r.lines()), timeout=60)
+        state["on"] = False
         wait_until(lambda: live(hc, name) == expected(n), timeout=60)
     gone = set(range(1, n + 1)) - live(hc, name)
     assert gone == {v for v, _ in enforce.deleted_records(hc, name)}
