@@ -99,6 +99,8 @@ def test_burst_converges_with_one_enforcement_and_no_policy_untouched(hc, receiv
     assert_audit_once(hc, name, set(range(3, n - KEEP + 1)))
     assert not enforce.deleted_records(hc, free)
     assert SECRET not in r.log.read_text()
+    started_line = next(x for x in r.lines() if x["event"] == "service.started")
+    assert started_line["host"] == "127.0.0.1"  # the default bind
     done = [x for x in r.lines() if x["event"] == "enforce.done" and x["model"] == name]
     assert done[-1]["deleted"] == n - 2 - KEEP
 
