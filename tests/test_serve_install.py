@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from server import MlflowServer
 
+pytest.register_assert_rewrite("serve_fixtures")
 pytest_plugins = ["serve_fixtures"]
 from serve_fixtures import SECRET_ENV, Receiver, serve_cli  # noqa: E402
 

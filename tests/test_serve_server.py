@@ -21,6 +21,7 @@ from server import FaultProxy
 from mlflow_debt.prune.plan import KEEP_TAG, MAX_VERSIONS_TAG
 from mlflow_debt.serve import enforce, verify
 
+pytest.register_assert_rewrite("serve_fixtures")
 pytest_plugins = ["serve_fixtures"]
 from serve_fixtures import SECRET, wait_until  # noqa: E402
 
