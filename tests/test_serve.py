@@ -521,3 +521,19 @@ def test_webhook_errors_are_named(code, message, kind, needle):
     err = webhooks._translate("Registering webhook", MlflowException(message, error_code=code))
     assert type(err).__name__ == kind
     assert needle in str(err)
+
+
+def test_serve_taken_port_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            "serve", "--insecure-no-secret", "--port", str(port), "--reconcile-every", "0",
+            "--tracking-uri", f"sqlite:///{tmp_path}/m.db",
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"Error: Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.output

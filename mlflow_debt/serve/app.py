@@ -9,6 +9,7 @@ enforcement runs on the service's worker. ``GET /healthz`` (200 while the worker
 from __future__ import annotations
 
 import signal
+import socket
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,6 +75,15 @@ def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> Non
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    # Bind first: a taken port is an OSError for the command to report, before anything starts.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    port = int(sock.getsockname()[1])
 
     def on_signal(sig: int, frame: object) -> None:
         # uvicorn handles the signal while it serves, then restores this handler and raises the
@@ -84,7 +94,7 @@ def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> Non
     service.start()
     service.log("service.started", host=host, port=port)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         try:
             service.stop()
