@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "consumers": "mlflow_debt.commands.consumers:consumers",
     "impact": "mlflow_debt.commands.consumers:impact",
     "report": "mlflow_debt.commands.report:report",
+    "serve": "mlflow_debt.commands.serve:serve",
 }
 
 #: ``--help`` shows each command's whole first sentence, never one cut off at the column width.

@@ -64,6 +64,27 @@ def test_resolve_crashed_asks_the_registry_only_without_a_later_record():
     assert asked == [2]  # v1 decided by the later prune, v3 was already recorded
 
 
+@pytest.mark.parametrize(
+    ("later", "exists", "expected"),
+    [
+        (None, False, DELETED),  # the delete took effect, its answer was lost
+        (None, True, FAILED),  # the delete really failed
+        (VANISHED, True, DELETED),  # gone before a later prune came
+        (DELETED, False, FAILED),  # a later prune deleted it, not this one
+        (SKIPPED, False, FAILED),
+    ],
+)
+def test_a_failed_delete_of_a_version_that_is_gone_counts_as_deleted(later, exists, expected):
+    got = history.resolve_failed(later, lambda: exists)
+    assert (got[0] if got else FAILED) == expected
+
+
+def test_failed_records_are_resolved_in_finished_prunes_too():
+    done = LoadedPrune("a", {}, [rec(1, FAILED), rec(2, FAILED)], final=True)
+    history.resolve_crashed([done], lambda r: r.version == 2)
+    assert [r.state for r in done.records] == [DELETED, FAILED]
+
+
 def entry(prune: str, version: int, state: history.RecordState, restored: int | None = None):
     return AuditEntry(prune, 0, rec(version, state), restored)
 

@@ -134,6 +134,7 @@ def apply(
     *,
     workers: int | None = None,
     progress: ProgressFactory = no_progress,
+    trigger: str = "cli",
 ) -> ApplyResult:
     """Delete what ``plan`` says: re-plan on fresh data, record every deletion, then delete.
 
@@ -141,6 +142,7 @@ def apply(
     keep tag or a protected stage is skipped; one that is gone is "vanished", not an error. On the
     first failed delete no new deletes start; the result says which versions were deleted, and
     :class:`ServerError` is raised after the audit is complete. Re-running converges.
+    ``trigger`` is written on the audit run (``history.TRIGGER_TAG``).
     """
     workers = workers or store.default_workers(client)
     fresh, live, aliases = _recheck(snapshot, client, plan, workers)
@@ -162,7 +164,7 @@ def apply(
         return ApplyResult(prune_id=None, records=records)
 
     # Record first: the full records are in the tracking server before anything is deleted.
-    prune_id, started = audit.begin(client, records)
+    prune_id, started = audit.begin(client, records, trigger)
 
     stop = threading.Event()
     errors: list[str] = []

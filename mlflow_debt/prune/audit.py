@@ -41,6 +41,7 @@ from mlflow_debt.prune.history import (
     RESULT_ARTIFACT,
     SKIPPED,
     STATE_TAG,
+    TRIGGER_TAG,
     VANISHED,
     ApplyResult,
     AuditEntry,
@@ -104,10 +105,11 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
             return str(exp.experiment_id)
 
 
-def begin(client: MlflowClient, records: Sequence[Record]) -> tuple[str, str]:
+def begin(client: MlflowClient, records: Sequence[Record], trigger: str = "cli") -> tuple[str, str]:
     """Record a prune before its first delete: a run (state ``deleting``) holding ``plan.json``.
 
-    Returns the prune's id (its run id) and when it started.
+    ``trigger`` (who started it: ``cli`` or ``serve``) is the run's ``TRIGGER_TAG``. Returns the
+    prune's id (its run id) and when it started.
     """
     exp_id = audit_experiment_id(client)
     assert exp_id is not None
@@ -116,7 +118,7 @@ def begin(client: MlflowClient, records: Sequence[Record]) -> tuple[str, str]:
         run = client.create_run(
             exp_id,
             run_name=f"prune {started}",
-            tags={OP_TAG: "prune", STATE_TAG: DELETING},
+            tags={OP_TAG: "prune", STATE_TAG: DELETING, TRIGGER_TAG: trigger},
         )
         prune_id = run.info.run_id
         client.log_dict(

@@ -6,6 +6,7 @@ server and hands the rules below what it read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -20,6 +21,8 @@ OP_TAG: Final = "mlflow_debt.op"
 STATE_TAG: Final = "mlflow_debt.state"
 #: ``mlflow_debt.restored.<i>`` = the version record ``i`` was restored as.
 RESTORED_TAG: Final = "mlflow_debt.restored."
+#: Who started a prune: "cli" (``mlflow-debt prune``) or "serve" (the enforcement service).
+TRIGGER_TAG: Final = "mlflow_debt.trigger"
 #: ``mlflow_debt.restoring.<i>`` = the model's highest live version when restoring record ``i``
 #: began: written *before* registering, so a restore that stopped half-way is found again.
 RESTORING_TAG: Final = "mlflow_debt.restoring."
@@ -150,6 +153,10 @@ def resolve_crashed(prunes: Sequence[LoadedPrune], exists: Callable[[Record], bo
     Newest prune first: a later prune's record of the same version says whether it was still
     there then (so this one did not delete it); only without one does ``exists`` (is the version
     live now?) decide.
+
+    A ``failed`` record (the delete call raised) is resolved the same way, in every prune: a
+    delete whose answer was lost (a 503 after MLflow deleted the version) did delete it, and
+    must stay on record so that ``restore`` can bring the version back.
     """
     later: dict[tuple[str, int], RecordState] = {}
     for prune in reversed(prunes):
@@ -158,7 +165,25 @@ def resolve_crashed(prunes: Sequence[LoadedPrune], exists: Callable[[Record], bo
                 rec.state, rec.detail = resolve_by_later(later.get(rec.key)) or (
                     resolve_by_existence(exists(rec))
                 )
+            elif rec.state == FAILED:
+                resolved = resolve_failed(later.get(rec.key), functools.partial(exists, rec))
+                if resolved is not None:
+                    rec.state, rec.detail = resolved
             later[rec.key] = rec.state
+
+
+def resolve_failed(
+    later: RecordState | None, exists: Callable[[], bool]
+) -> tuple[RecordState, str] | None:
+    """A ``failed`` record: None while the version is still there (the delete really failed);
+    ``deleted`` when it is gone and no later prune deleted it (the delete took effect, its
+    answer was lost)."""
+    lost = "the delete call failed, but the version is gone: the delete took effect"
+    if later == VANISHED:
+        return DELETED, lost
+    if later is not None or exists():
+        return None
+    return DELETED, lost
 
 
 def count_once(entries: Sequence[AuditEntry]) -> None:
