@@ -31,6 +31,8 @@ from mlflow_debt.tags import UNKNOWN, FeatureRecord
 
 #: engine -> [(module, attribute, original, wrapper)]
 _state: dict[str, list[tuple[Any, str, Any, Any]]] = {}
+#: Every wrapper made -> what it wraps (an autolog revert can put an old wrapper back).
+_ours: dict[Any, Any] = {}
 _TARGETS = {"xgboost": ("xgboost.training", "train"), "lightgbm": ("lightgbm.engine", "train")}
 
 
@@ -40,19 +42,26 @@ def patch(engine: str, package: Any) -> None:
     module_name, attr = _TARGETS[engine]
     module = sys.modules[module_name]
     original = getattr(module, attr)
-    wrapper = _wrap(engine, original)
+    if original in _ours:
+        wrapper, original = original, _ours[original]
+    else:
+        wrapper = _wrap(engine, original)
+        _ours[wrapper] = original
     done = []
     for owner in (module, package):
-        if getattr(owner, attr, None) is original:
+        if getattr(owner, attr, None) in (original, wrapper):
             setattr(owner, attr, wrapper)
-            done.append((owner, attr, original, wrapper))
+            done.append((owner, attr))
     _state[engine] = done
 
 
 def unpatch(engine: str) -> None:
-    for owner, attr, original, wrapper in _state.pop(engine, []):
-        if getattr(owner, attr, None) is wrapper:
-            setattr(owner, attr, original)
+    for owner, attr in _state.pop(engine, []):
+        current = getattr(owner, attr, None)
+        if current in _ours:
+            while current in _ours:
+                current = _ours[current]
+            setattr(owner, attr, current)
 
 
 def _wrap(engine: str, train: Callable[..., Any]) -> Callable[..., Any]:

@@ -22,6 +22,9 @@ from typing import Any
 from mlflow_debt.capture import engines
 
 _state: dict[str, Any] = {}
+#: Every wrapper this module made -> the function it wraps. An autolog revert can put an old
+#: wrapper of ours back in place; it is recognised, never wrapped twice, and undone.
+_ours: dict[Any, Any] = {}
 
 #: Stages that only rearrange columns: they add nothing to a feature's preprocessing chain.
 WIRING = {"VectorAssembler", "VectorSizeHint", "ColumnPruner", "IndexToString"}
@@ -34,6 +37,9 @@ def patch(engine: str, base_module: Any) -> None:
     if "fit" in _state:
         return
     original = estimator.__dict__["fit"]
+    if original in _ours:  # ours already (put back by someone's revert)
+        _state.update(fit=original, original=_ours[original], cls=estimator)
+        return
 
     @functools.wraps(original)
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -48,6 +54,7 @@ def patch(engine: str, base_module: Any) -> None:
                 engines.safely("Spark", record_fit, self, model, dataset)
         return model
 
+    _ours[fit] = original
     estimator.fit = fit
     _state.update(fit=fit, original=original, cls=estimator)
 
@@ -56,8 +63,11 @@ def unpatch(engine: str) -> None:
     if "fit" not in _state:
         return
     cls = _state["cls"]
-    if cls.__dict__.get("fit") is _state["fit"]:
-        cls.fit = _state["original"]
+    current = cls.__dict__.get("fit")
+    if current in _ours:
+        while current in _ours:
+            current = _ours[current]
+        cls.fit = current
     # else: someone (autolog) wrapped ours; it passes straight through while inactive
     _state.clear()
 
@@ -200,6 +210,7 @@ _READ_PARAMS = {"featuresCol", "labelCol", "weightCol", "userCol", "itemCol", "i
 def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
     """The columns of ``schema`` that the fitted ``model`` reads, in the order it sees them."""
     inputs = set(schema.fieldNames())
+    vectors = {f.name for f in schema.fields if type(f.dataType).__name__ == "VectorUDT"}
     lineage: dict[str, Lineage] = {}
     opaque: dict[str, str] = {}  # column -> the stage that made it without saying how
     result = Trace()
@@ -215,6 +226,9 @@ def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
             return lineage[col]
         if col in opaque:
             result.untraceable.append(f"{col!r} (made by {opaque[col]})")
+            return None
+        if col in vectors:
+            result.untraceable.append(f"{col!r} (a vector assembled before the fit)")
             return None
         if col in inputs:
             return [(col, ())]
