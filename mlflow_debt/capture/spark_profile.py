@@ -7,10 +7,10 @@ of numbers per column reach the driver:
 1. ``count()`` of the DataFrame, to choose the sampling fraction;
 2. a seeded ``sample()`` of about :data:`~mlflow_debt.capture.profile.MAX_ROWS` rows of the
    feature columns, and over it **one aggregation job**: for numeric columns
-   ``percentile_approx`` (the SQL form of ``approxQuantile``) at the 1st, 25th, 50th, 75th and
-   99th percentiles, the null share (null or NaN), whether every value is whole, whether every
-   value is 0 or 1, mean and population standard deviation; the null share of every other
-   column;
+   ``percentile_approx`` (the SQL form of ``approxQuantile``; relative error 1/10,000) at the
+   minimum, 1st, 25th, 50th, 75th and 99th percentiles and maximum of the finite values, the null
+   share (null or NaN), the largest distance to a whole number (integrality), mean and population
+   standard deviation; the null share of every other column;
 3. only when string columns are read: one grouped job over the same (cached) sample for the
    categories holding at least 1% of the rows (at most 50 per column) and their counts.
 
@@ -80,28 +80,33 @@ def describe(df: Any, names: list[str], chains: dict[str, str] | None = None) ->
 def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
+    # One projection computes each column's cleaned value once; the aggregates read it.
+    projected = []
     exprs = [F.count(F.lit(1)).alias("n")]
     for i, n in enumerate(names):
         c = F.col(f"c{i}")
-        kind = kinds[n]
-        if kind in ("numeric", "bool"):
+        if kinds[n] in ("numeric", "bool"):
             x = c.cast("double")
             missing = x.isNull() | F.isnan(x)
             finite = F.when(~missing & (F.abs(x) != float("inf")), x)
+            projected += [
+                missing.cast("int").alias(f"m{i}"),
+                finite.alias(f"f{i}"),
+                F.abs(finite - F.round(finite)).alias(f"w{i}"),
+            ]
+            f = F.col(f"f{i}")
             exprs += [
-                F.sum(F.when(missing, 1).otherwise(0)).alias(f"na{i}"),
-                F.count(finite).alias(f"nf{i}"),
-                F.sum(F.when(finite.isNotNull() & ~finite.isin(0.0, 1.0), 1).otherwise(0)).alias(
-                    f"nb{i}"
-                ),
-                F.sum(F.when(finite != F.round(finite), 1).otherwise(0)).alias(f"nw{i}"),
-                F.percentile_approx(finite, _QUANTILES, 10_000).alias(f"q{i}"),
-                F.avg(finite).alias(f"mean{i}"),
-                F.stddev_pop(finite).alias(f"std{i}"),
+                F.sum(f"m{i}").alias(f"na{i}"),
+                F.max(f"w{i}").alias(f"frac{i}"),
+                F.avg(f).alias(f"mean{i}"),
+                F.stddev_pop(f).alias(f"std{i}"),
+                # min, the five quantiles, max: null when no value is finite
+                F.percentile_approx(f, [0.0, *_QUANTILES, 1.0], 10_000).alias(f"q{i}"),
             ]
         else:
-            exprs.append(F.sum(F.when(c.isNull(), 1).otherwise(0)).alias(f"na{i}"))
-    row = sample.agg(*exprs).first()
+            projected.append(c.isNull().cast("int").alias(f"m{i}"))
+            exprs.append(F.sum(f"m{i}").alias(f"na{i}"))
+    row = sample.select(*projected).agg(*exprs).first()
     return row.asDict() if row is not None else {}
 
 
@@ -153,10 +158,10 @@ def _fingerprint(kind: str, i: int, stats: dict[str, Any], cats: list[str]) -> s
     mean = stats.get(f"mean{i}")
     if kind == "bool":
         return f"bin:p{round(float(mean or 0.0), 1):g}:{na}"
-    if int(stats.get(f"nf{i}") or 0) == 0:
+    if not stats.get(f"q{i}"):
         return f"num:empty:{na}"
-    quantiles = [float(q) for q in stats[f"q{i}"]]
-    binary = int(stats.get(f"nb{i}") or 0) == 0
-    whole = int(stats.get(f"nw{i}") or 0) == 0
+    lowest, *quantiles, highest = (float(q) for q in stats[f"q{i}"])
+    whole = float(stats.get(f"frac{i}") or 0.0) == 0.0
+    binary = whole and lowest >= 0.0 and highest <= 1.0
     std = float(stats.get(f"std{i}") or 0.0)
     return profile._format_numeric(binary, whole, quantiles, float(mean), std, na)  # type: ignore[arg-type]
