@@ -1,4 +1,4 @@
-"""Native xgboost/lightgbm training records its DataFrame's features (real libraries, real stores)."""
+"""Native xgboost/lightgbm training records its DataFrame's features (real libraries, stores)."""
 
 from __future__ import annotations
 

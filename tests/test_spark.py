@@ -12,9 +12,8 @@ from engine_fixtures import spark  # noqa: F401 - the session fixture
 
 import mlflow_debt
 from mlflow_debt import tags
-from mlflow_debt.capture import engines
+from mlflow_debt.capture import engines, profile
 from mlflow_debt.capture import hook as sklearn_hook
-from mlflow_debt.capture import profile
 from mlflow_debt.capture.fingerprint import same_definition
 from mlflow_debt.capture.hook import MlflowDebtWarning
 
@@ -287,7 +286,10 @@ def test_disabled_by_the_environment(client, sdf, monkeypatch) -> None:
 def spark_tokens(spark, pdf: pd.DataFrame, names=("user_age", "num_devices", "plan")):  # noqa: F811
     from mlflow_debt.capture import spark_profile
 
-    return {r.name: r.fingerprint for r in spark_profile.describe(spark.createDataFrame(pdf), list(names))}
+    return {
+        r.name: r.fingerprint
+        for r in spark_profile.describe(spark.createDataFrame(pdf), list(names))
+    }
 
 
 def test_spark_tokens_are_the_pandas_tokens_of_the_same_data(spark) -> None:  # noqa: F811

@@ -1,4 +1,4 @@
-"""Spark capture as a user meets it: fresh interpreters, `mlflow run`, and the cross-engine graph."""
+"""Spark capture as a user meets it: fresh interpreters, `mlflow run`, the cross-engine graph."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from engine_fixtures import java_missing, spark  # noqa: F401 - the session fixture
 from engine_fixtures import _absent as absent
+from engine_fixtures import java_missing, spark  # noqa: F401 - the session fixture
 from lineage_fixtures import register
 from sklearn.linear_model import LogisticRegression
 from test_example_project import mlflow_run
@@ -103,7 +103,9 @@ def people(n: int, seed: int, months: bool = False) -> pd.DataFrame:
 
 
 def test_cross_engine_consumers_and_impact_see_a_change_on_the_spark_side(
-    client, tracking_uri, spark  # noqa: F811
+    client,
+    tracking_uri,
+    spark,  # noqa: F811
 ):
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression as SparkLR

@@ -74,13 +74,24 @@ def _in_worker_of_outer_fit() -> bool:
     return process is not None and isinstance(threading.current_thread(), process)
 
 
-@contextlib.contextmanager
-def outermost(kind: str) -> Iterator[bool]:
+def outermost(kind: str) -> contextlib.AbstractContextManager[bool]:
     """Enter one fit-like call; yields True only for the outermost one.
 
     Inner: a call inside another engine fit or a scikit-learn fit on the same thread, or a call
-    in a pool worker thread while an outermost fit is in progress (a tuner's candidates).
+    in a pool worker thread while an outermost fit is in progress (a tuner's candidates). The
+    recorder's ``outermost_call`` is that guard, shared with the sklearn hook, where it exists;
+    :func:`_own_outermost` stands in for it otherwise.
     """
+    from mlflow_debt.capture import recorder
+
+    shared = getattr(recorder, "outermost_call", None)
+    if shared is not None:
+        return shared(kind)
+    return _own_outermost(kind)
+
+
+@contextlib.contextmanager
+def _own_outermost(kind: str) -> Iterator[bool]:
     global _outer_in_progress
     depth = getattr(_local, "depth", 0)
     outer = depth == 0 and not _in_sklearn_fit() and not _in_worker_of_outer_fit()
@@ -100,8 +111,13 @@ def outermost(kind: str) -> Iterator[bool]:
 def warn_once(run_id: str, cause: str, message: str) -> None:
     """One :class:`MlflowDebtWarning` per run per cause; a warning filter set to ``error``
     cannot make it escape (the caller is the user's fit)."""
+    from mlflow_debt.capture import recorder
     from mlflow_debt.capture.hook import MlflowDebtWarning
 
+    shared = getattr(recorder, "warn_once", None)
+    if shared is not None:
+        shared(run_id, cause, message, stacklevel=4)
+        return
     with _lock:
         if (run_id, cause) in _warned:
             return

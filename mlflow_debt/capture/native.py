@@ -29,8 +29,8 @@ from typing import Any
 from mlflow_debt.capture import engines
 from mlflow_debt.tags import UNKNOWN, FeatureRecord
 
-#: engine -> [(module, attribute, original, wrapper)]
-_state: dict[str, list[tuple[Any, str, Any, Any]]] = {}
+#: engine -> [(module, attribute)] patched
+_state: dict[str, list[tuple[Any, str]]] = {}
 #: Every wrapper made -> what it wraps (an autolog revert can put an old wrapper back).
 _ours: dict[Any, Any] = {}
 _TARGETS = {"xgboost": ("xgboost.training", "train"), "lightgbm": ("lightgbm.engine", "train")}
@@ -101,7 +101,10 @@ def _run_id() -> str | None:
 def _positional(names: list[str]) -> bool:
     """Names that say only where a column is (``0, 1, ...``; lightgbm's ``Column_0, ...``)."""
     given = [str(n) for n in names]
-    return given in ([str(i) for i in range(len(names))], [f"Column_{i}" for i in range(len(names))])
+    return given in (
+        [str(i) for i in range(len(names))],
+        [f"Column_{i}" for i in range(len(names))],
+    )
 
 
 def _unnamed(run_id: str, engine: str, what: str) -> None:

@@ -203,8 +203,20 @@ def _output_params(stage: Any) -> list[str]:
 
 
 #: Params of predictive stages that name columns they read, not write.
-_READ_PARAMS = {"featuresCol", "labelCol", "weightCol", "userCol", "itemCol", "itemsCol",
-                "censorCol", "ratingCol", "idCol", "srcCol", "dstCol", "quantilesCol"}
+_READ_PARAMS = {
+    "featuresCol",
+    "labelCol",
+    "weightCol",
+    "userCol",
+    "itemCol",
+    "itemsCol",
+    "censorCol",
+    "ratingCol",
+    "idCol",
+    "srcCol",
+    "dstCol",
+    "quantilesCol",
+}
 
 
 def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
@@ -296,13 +308,13 @@ def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
                 current = None
 
     seen: dict[str, list[str]] = {}
-    for src, chain in read:
-        if src not in seen:
-            result.features.append(src)
-            seen[src] = []
-        text = ">".join(chain)
-        if text and text not in seen[src]:
-            seen[src].append(text)
+    for column, stages_of in read:
+        if column not in seen:
+            result.features.append(column)
+            seen[column] = []
+        text = ">".join(stages_of)
+        if text and text not in seen[column]:
+            seen[column].append(text)
     result.chains = {c: "|".join(sorted(v)) for c, v in seen.items() if v}
     return result
 

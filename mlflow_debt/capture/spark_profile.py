@@ -48,7 +48,9 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def describe(df: Any, names: list[str], chains: dict[str, str] | None = None) -> list[FeatureRecord]:
+def describe(
+    df: Any, names: list[str], chains: dict[str, str] | None = None
+) -> list[FeatureRecord]:
     """One record per name (a column of ``df``), with its Spark SQL type and fingerprint."""
     from pyspark.sql import functions as F
 
@@ -129,9 +131,7 @@ def _categories(sample: Any, strings: list[int], stats: dict[str, Any]) -> dict[
     for i in strings:  # at least 1% of the column's non-null rows
         share = (n - int(stats.get(f"na{i}") or 0)) * profile.MIN_CATEGORY_SHARE
         threshold = F.when(F.col("i") == i, F.lit(share)).otherwise(threshold)
-    rank = F.row_number().over(
-        Window.partitionBy("i").orderBy(F.col("count").desc(), F.col("v"))
-    )
+    rank = F.row_number().over(Window.partitionBy("i").orderBy(F.col("count").desc(), F.col("v")))
     top = (
         counts.where(F.col("count") >= threshold)
         .withColumn("r", rank)
