@@ -191,3 +191,31 @@ def test_engines_are_patched_only_once_imported_in_either_order(tmp_path, first)
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "['a', 'b']"
+
+
+def test_train_inside_a_users_sklearn_estimator_is_that_estimators_inner_call(
+    client, xgb, data, monkeypatch
+):
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from mlflow_debt.capture import engines
+
+    written: list[str] = []
+    real = engines.record
+    monkeypatch.setattr(
+        engines,
+        "record",
+        lambda records, source, model=None: written.append(source) or real(records, source, model),
+    )
+
+    class Boosted(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.booster_ = xgb.train(PARAMS, xgb.DMatrix(X, label=y), num_boost_round=1)
+            return self
+
+    X, y = data
+    with mlflow.start_run() as run:
+        Boosted().fit(X, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.source == "sklearn:Boosted"
+    assert written == []  # the inner xgboost.train wrote nothing
