@@ -1,6 +1,7 @@
 """The churn team's five models. Their feature sets overlap on purpose: that is the entanglement.
 
-user_age           churn_model, ltv_model, fraud_model
+user_age           churn_model, ltv_model, fraud_model (and fraud_model_spark, spark_model.py)
+num_devices        fraud_model, fraud_model_spark
 session_count      churn_model, recommender, ads_ranker
 plan               churn_model, ltv_model, recommender
 churn_model_score  ads_ranker (churn_model's output: a correction cascade)

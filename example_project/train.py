@@ -23,15 +23,19 @@ from models import SPECS, build, importances
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(SPECS), default="churn_model")
+    parser.add_argument("--model", choices=[*sorted(SPECS), "fraud_model_spark"])
     parser.add_argument("--alpha", type=float, default=1.0, help="regularisation strength")
     parser.add_argument("--n-rows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--user-age-unit", choices=["years", "months"], default="years")
     parser.add_argument("--no-register", action="store_true", help="log the model only")
     args = parser.parse_args(argv)
+    if args.model == "fraud_model_spark":  # the Spark-trained one (needs pyspark and Java)
+        import spark_model
 
-    spec = SPECS[args.model]
+        return spark_model.train(args, customers)
+
+    spec = SPECS[args.model or "churn_model"]
     df = customers(args.n_rows, args.seed, args.user_age_unit)
     X, y = df[spec.features], df[spec.target]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The mlflow-debt demo, end to end, on MLflow's embedded default (a local SQLite store, no server).
 # Needs only Python 3.10+ and pip: it makes .venv, installs mlflow-debt, trains the churn team's
-# five models with `mlflow run`, then shows the feature tags, version limits, entanglement, and
-# writes the debt report.
+# five models with `mlflow run` (and a sixth on Spark when pyspark and Java are installed), then
+# shows the feature tags, version limits, entanglement, and writes the debt report.
 # Everything it writes goes to .demo/ (wiped at each start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,15 @@ done
 for model in ltv_model fraud_model recommender ads_ranker; do
   train -P model=$model >/dev/null
 done
+# The Spark-trained fraud_model_spark (reads user_age and num_devices) joins when pyspark and Java
+# are here: pip install -e '.[spark]' and a Java 17+ runtime (Debian: openjdk-17-jre-headless).
+if .venv/bin/python -c "import pyspark" 2>/dev/null && command -v java >/dev/null 2>&1; then
+  echo "pyspark and Java found: training fraud_model_spark on Spark (local[2]) too."
+  train -P model=fraud_model_spark >/dev/null
+else
+  echo "Skipping fraud_model_spark (the Spark-trained model): it needs pyspark" \
+    "(pip install -e '.[spark]') and Java 17+."
+fi
 echo "The churn team now measures user_age in months, and retrains churn_model:"
 CHURN_RUN=$(train -P model=churn_model -P alpha=0.5 -P user_age_unit=months)
 

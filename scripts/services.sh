@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install and start what the server and browser tests need on a Debian machine: PostgreSQL (started,
-# with a database for the tests) and Chromium. Needs root (or sudo) and apt-get. Prints the line to
+# Install and start what the server, browser and Spark tests need on a Debian machine: PostgreSQL
+# (started, with a database for the tests), Chromium and a Java runtime for Spark. Needs root (or sudo) and apt-get. Prints the line to
 # eval, e.g.
 #   eval "$(bash scripts/services.sh)"   # exports MLFLOW_DEBT_TEST_POSTGRES_URI
 # Everything else it says goes to stderr.
@@ -15,6 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v pg_lsclusters >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)  # pyspark's JVM
 if [ "${#need[@]}" -gt 0 ]; then
   echo "services: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq >&2

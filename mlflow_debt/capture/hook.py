@@ -179,6 +179,9 @@ def install() -> None:
     """Start recording features on outermost sklearn fits (idempotent, never raises)."""
     global _finder, _active
     try:
+        from mlflow_debt.capture import engines  # pyspark.ml, xgboost, lightgbm
+
+        engines.install()
         with _lock:
             _active = True
             if _base_state or _finder is not None:
@@ -198,6 +201,9 @@ def install() -> None:
 def uninstall() -> None:
     """Undo :func:`install`: every wrapped ``fit`` and ``__init_subclass__`` is restored."""
     global _active
+    from mlflow_debt.capture import engines
+
+    engines.uninstall()
     with _lock:
         _active = False
         _remove_finder()

@@ -1,0 +1,352 @@
+"""pyspark.ml capture end to end: real Spark (local[2]) fits inside real runs on real stores."""
+
+from __future__ import annotations
+
+import warnings
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from engine_fixtures import spark  # noqa: F401 - the session fixture
+
+import mlflow_debt
+from mlflow_debt import tags
+from mlflow_debt.capture import engines, profile
+from mlflow_debt.capture import hook as sklearn_hook
+from mlflow_debt.capture.fingerprint import same_definition
+from mlflow_debt.capture.hook import MlflowDebtWarning
+
+pytestmark = pytest.mark.spark
+
+
+def customers(n: int = 3000, seed: int = 0, months: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.normal(38, 11, n).clip(18, 90).round(1)
+    df = pd.DataFrame(
+        {
+            "user_age": age * (12 if months else 1),
+            "num_devices": rng.integers(1, 6, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
+            "passenger": rng.normal(size=n),  # read by no stage: never a feature
+        }
+    )
+    df["label"] = (0.6 * df["num_devices"] - 0.03 * (age - 38) + rng.normal(0, 1, n) > 2).astype(
+        int
+    )
+    return df
+
+
+@pytest.fixture
+def sdf(spark):  # noqa: F811
+    return spark.createDataFrame(customers())
+
+
+def lr_pipeline(inputs=("user_age", "num_devices"), scaler: bool = True):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    stages = [VectorAssembler(inputCols=list(inputs), outputCol="raw" if scaler else "features")]
+    if scaler:
+        stages.append(StandardScaler(inputCol="raw", outputCol="features"))
+    stages.append(LogisticRegression(maxIter=5))
+    return Pipeline(stages=stages)
+
+
+def features_of(client, run_id: str) -> tags.FeatureSet | None:
+    assert mlflow_debt.flush()
+    return tags.decode(client.get_run(run_id).data.tags)
+
+
+class Counting:
+    """Counts the writes engines.record makes (the real write still happens)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.sources: list[str] = []
+        real = engines.record
+
+        def record(records, source, model=None):
+            self.sources.append(source)
+            return real(records, source, model)
+
+        monkeypatch.setattr(engines, "record", record)
+
+
+# --- what is recorded -------------------------------------------------------------------------
+
+
+def test_a_pipeline_fit_in_a_run_records_the_columns_it_reads(client, sdf) -> None:
+    with mlflow.start_run() as run:
+        lr_pipeline().fit(sdf)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.complete
+    assert fs.source == "spark:Pipeline"
+    assert fs.names == ["user_age", "num_devices"]  # not passenger, plan or label
+    assert [f.dtype for f in fs.features] == ["double", "bigint"]
+    assert all(f.fingerprint.startswith(("num:", "int:")) for f in fs.features)
+
+
+def test_outside_a_run_nothing_is_recorded_and_no_run_is_made(client, sdf) -> None:
+    lr_pipeline().fit(sdf)
+    assert mlflow.active_run() is None
+    exps = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(exps) == []
+
+
+def test_features_are_traced_through_every_kind_of_stage_in_model_order(spark) -> None:  # noqa: F811
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import (
+        Bucketizer,
+        Imputer,
+        OneHotEncoder,
+        SQLTransformer,
+        StringIndexer,
+        VectorAssembler,
+    )
+
+    from mlflow_debt.capture import spark as spark_capture
+
+    df = spark.createDataFrame(customers(500))
+    pipe = Pipeline(
+        stages=[
+            SQLTransformer(statement="SELECT *, user_age / 10 AS decade FROM __THIS__"),
+            Imputer(inputCols=["decade"], outputCols=["decade_f"]),
+            Bucketizer(splits=[-np.inf, 2, 4, np.inf], inputCol="num_devices", outputCol="dev_b"),
+            StringIndexer(inputCol="plan", outputCol="plan_i"),
+            OneHotEncoder(inputCols=["plan_i"], outputCols=["plan_oh"]),
+            VectorAssembler(inputCols=["plan_oh", "decade_f", "dev_b"], outputCol="features"),
+            LogisticRegression(maxIter=3),
+        ]
+    )
+    model = pipe.fit(df)
+    found = spark_capture.trace(model, df.schema, spark)
+    assert found.features == ["plan", "user_age", "num_devices"]  # the order the vector has
+    assert found.untraceable == []
+    assert "SQLTransformer" in found.chains["user_age"] and "Imputer" in found.chains["user_age"]
+    assert found.chains["num_devices"].startswith("Bucketizer(")
+    assert "VectorAssembler" not in found.chains["plan"]  # wiring is not preprocessing
+
+
+def test_a_precomputed_vector_column_is_said_not_guessed(client, spark) -> None:  # noqa: F811
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    df = spark.createDataFrame(customers(500))
+    assembled = VectorAssembler(inputCols=["user_age", "num_devices"], outputCol="features")
+    ready = assembled.transform(df)
+    with mlflow.start_run() as run, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LogisticRegression(maxIter=3).fit(ready)
+    mine = [w for w in caught if issubclass(w.category, MlflowDebtWarning)]
+    assert len(mine) == 1 and "'features'" in str(mine[0].message)
+    assert features_of(client, run.info.run_id) is None
+
+
+def test_an_opaque_custom_stage_is_one_warning_and_the_rest_is_recorded(client, spark) -> None:  # noqa: F811
+    from pyspark.ml import Pipeline, Transformer
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    class Doubler(Transformer):
+        def _transform(self, dataset):
+            return dataset.withColumn("twice", dataset["user_age"] * 2)
+
+    df = spark.createDataFrame(customers(500))
+    pipe = Pipeline(
+        stages=[
+            Doubler(),
+            VectorAssembler(inputCols=["twice", "num_devices"], outputCol="features"),
+            LogisticRegression(maxIter=3),
+        ]
+    )
+    with mlflow.start_run() as run, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.fit(df)
+        pipe.fit(df)  # one warning per run per cause
+    mine = [w for w in caught if issubclass(w.category, MlflowDebtWarning)]
+    assert len(mine) == 1 and "made by Doubler" in str(mine[0].message)
+    # num_devices also went through Doubler (it outputs every column): not guessed either.
+    assert features_of(client, run.info.run_id) is None
+
+
+def test_a_warning_filter_set_to_error_never_fails_the_fit(client, spark) -> None:  # noqa: F811
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    df = spark.createDataFrame(customers(300))
+    ready = VectorAssembler(inputCols=["user_age"], outputCol="features").transform(df)
+    with mlflow.start_run(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticRegression(maxIter=2).fit(ready)
+    assert model is not None
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+
+def test_cross_validator_records_once_as_the_outer_fit(client, sdf, monkeypatch) -> None:
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    pipe = lr_pipeline()
+    lr = pipe.getStages()[-1]
+    grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 0.1]).build()
+    cv = CrossValidator(
+        estimator=pipe,
+        estimatorParamMaps=grid,
+        evaluator=BinaryClassificationEvaluator(),
+        numFolds=2,
+        parallelism=2,  # candidates fit in a thread pool: still inner
+    )
+    counted = Counting(monkeypatch)
+    with mlflow.start_run() as run:
+        cv.fit(sdf)
+    assert counted.sources == ["spark:CrossValidator"]
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "num_devices"]
+
+
+def test_train_validation_split_records_once(client, sdf, monkeypatch) -> None:
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    pipe = lr_pipeline(scaler=False)
+    lr = pipe.getStages()[-1]
+    tvs = TrainValidationSplit(
+        estimator=pipe,
+        estimatorParamMaps=ParamGridBuilder().addGrid(lr.regParam, [0.0, 0.5]).build(),
+        evaluator=BinaryClassificationEvaluator(),
+    )
+    counted = Counting(monkeypatch)
+    with mlflow.start_run():
+        tvs.fit(sdf)
+    assert counted.sources == ["spark:TrainValidationSplit"]
+
+
+@pytest.mark.slow
+def test_autolog_on_and_off(client, sdf) -> None:
+    mlflow.pyspark.ml.autolog(log_models=False)
+    try:
+        lr_pipeline().fit(sdf)  # autolog makes the run
+        runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+        assert len(runs) == 1
+        fs = features_of(client, runs[0].info.run_id)
+        assert fs is not None and fs.names == ["user_age", "num_devices"]
+        with mlflow.start_run() as run:
+            lr_pipeline(inputs=("num_devices",)).fit(sdf)
+        fs = features_of(client, run.info.run_id)
+        assert fs is not None and fs.names == ["num_devices"]
+        # uninstall() under autolog: autolog keeps working, our wrapper passes through.
+        sklearn_hook.uninstall()
+        try:
+            with mlflow.start_run() as run:
+                lr_pipeline().fit(sdf)
+            assert features_of(client, run.info.run_id) is None
+            assert client.get_run(run.info.run_id).data.params  # autolog still logged params
+        finally:
+            sklearn_hook.install()
+    finally:
+        mlflow.pyspark.ml.autolog(disable=True)
+    with mlflow.start_run() as run:
+        lr_pipeline().fit(sdf)
+    assert features_of(client, run.info.run_id) is not None
+
+
+def test_uninstall_restores_estimator_fit_and_install_patches_it_again(client, sdf) -> None:
+    from pyspark.ml.base import Estimator
+
+    patched = Estimator.__dict__["fit"]
+    assert hasattr(patched, "__wrapped__")
+    sklearn_hook.uninstall()
+    try:
+        assert not hasattr(Estimator.__dict__["fit"], "__wrapped__")
+        with mlflow.start_run() as run:
+            lr_pipeline().fit(sdf)
+        assert features_of(client, run.info.run_id) is None
+    finally:
+        sklearn_hook.install()
+    assert hasattr(Estimator.__dict__["fit"], "__wrapped__")
+    with mlflow.start_run() as run:
+        lr_pipeline().fit(sdf)
+    assert features_of(client, run.info.run_id) is not None
+
+
+def test_disabled_by_the_environment(client, sdf, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_DEBT_DISABLE", "1")
+    with mlflow.start_run() as run:
+        lr_pipeline().fit(sdf)
+    assert features_of(client, run.info.run_id) is None
+
+
+# --- fingerprints -----------------------------------------------------------------------------
+
+
+def spark_tokens(spark, pdf: pd.DataFrame, names=("user_age", "num_devices", "plan")):  # noqa: F811
+    from mlflow_debt.capture import spark_profile
+
+    return {
+        r.name: r.fingerprint
+        for r in spark_profile.describe(spark.createDataFrame(pdf), list(names))
+    }
+
+
+def test_spark_tokens_are_the_pandas_tokens_of_the_same_data(spark) -> None:  # noqa: F811
+    pdf = customers(5000)
+    got = spark_tokens(spark, pdf)
+    for name, token in got.items():
+        expected = profile.profile(pdf[name])
+        assert same_definition(token, expected), (name, token, expected)
+    assert got["plan"] == profile.profile(pdf["plan"])  # categorical: exactly the same
+
+
+def test_a_resample_gives_the_same_token_and_the_same_data_the_identical_one(spark) -> None:  # noqa: F811
+    big = customers(40_000, seed=1)
+    first = spark_tokens(spark, big)
+    assert spark_tokens(spark, big) == first  # seeded: the same data, the same token
+    other = spark_tokens(spark, customers(40_000, seed=2))  # another sample of the population
+    for name in first:
+        assert same_definition(first[name], other[name]), name
+
+
+def test_definition_changes_are_caught_on_spark(spark) -> None:  # noqa: F811
+    base = customers(5000)
+    ref = spark_tokens(spark, base)
+    months = base.assign(user_age=base["user_age"] * 12)  # unit change
+    scaled = base.assign(num_devices=base["num_devices"] * 100)  # rescaling
+    recoded = base.assign(plan=base["plan"].map({"basic": "b", "plus": "p", "pro": "x"}))
+    holes = base.copy()
+    holes.loc[holes.index % 7 == 0, "user_age"] = np.nan
+    zero_fill = holes.fillna({"user_age": 0.0})  # a different fill than "no nulls"
+    assert not same_definition(spark_tokens(spark, months)["user_age"], ref["user_age"])
+    assert not same_definition(spark_tokens(spark, scaled)["num_devices"], ref["num_devices"])
+    assert not same_definition(spark_tokens(spark, recoded)["plan"], ref["plan"])
+    with_nulls = spark_tokens(spark, holes)["user_age"]
+    assert not same_definition(with_nulls, ref["user_age"])
+    assert not same_definition(spark_tokens(spark, zero_fill)["user_age"], with_nulls)
+
+
+def test_the_preprocessing_chain_is_part_of_the_definition(client, sdf) -> None:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import MinMaxScaler, StandardScaler, VectorAssembler
+
+    def fit_with(scaler) -> dict[str, str]:
+        pipe = Pipeline(
+            stages=[
+                VectorAssembler(inputCols=["user_age"], outputCol="raw"),
+                scaler,
+                LogisticRegression(maxIter=3),
+            ]
+        )
+        with mlflow.start_run() as run:
+            pipe.fit(sdf)
+        fs = features_of(client, run.info.run_id)
+        assert fs is not None
+        return {f.name: f.fingerprint for f in fs.features}
+
+    standard = fit_with(StandardScaler(inputCol="raw", outputCol="features"))
+    minmax = fit_with(MinMaxScaler(inputCol="raw", outputCol="features"))
+    assert standard["user_age"].rsplit(":p", 1)[0] == minmax["user_age"].rsplit(":p", 1)[0]
+    assert not same_definition(standard["user_age"], minmax["user_age"])
