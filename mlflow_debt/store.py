@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -195,6 +196,32 @@ def set_run_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> Non
         return
     with mlflow_errors(f"Tagging run {run_id!r}"):
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()], synchronous=True)
+
+
+def set_logged_model_tags(client: MlflowClient, model_id: str, tags: dict[str, str]) -> None:
+    """Write ``tags`` on the LoggedModel ``model_id`` (MLflow 3's model entity)."""
+    if not tags:
+        return
+    with mlflow_errors(f"Tagging logged model {model_id!r}"):
+        client.set_logged_model_tags(model_id, tags)
+
+
+def main_thread_run_id() -> str | None:
+    """The fluent run active on the main thread, for a fit made in another thread.
+
+    MLflow keeps the active run per thread, so ``mlflow.active_run()`` is None in a thread started
+    inside ``with mlflow.start_run():``. MLflow has no public call for the main thread's run; this
+    reads the fluent run stack (the one non-public read in this module), guarded: None if MLflow
+    changes it.
+    """
+    try:
+        from mlflow.tracking import fluent
+
+        values = fluent._active_run_stack.get_all_thread_values()
+        stack = values.get(threading.main_thread().ident) or []
+        return stack[-1].info.run_id if stack else None
+    except Exception:
+        return None
 
 
 def active_run_id() -> str | None:
