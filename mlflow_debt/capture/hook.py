@@ -179,8 +179,8 @@ class FitDescriptor:
         bound = type(self._original).__get__(self._original, obj, type(obj))
         return _call(obj, self._name, bound, args, kwargs)
 
-    # update_wrapper (autolog) copies __name__, __qualname__, __doc__, __dict__ from what it
-    # wraps: the user's own. (__module__ stays this module's: a class attribute.)
+    # update_wrapper (autolog) copies __module__, __name__, __qualname__, __doc__, __dict__ from
+    # what it wraps: the user's own.
     def __getattr__(self, attr: str) -> Any:
         if attr in FitDescriptor.__slots__:
             raise AttributeError(attr)
@@ -189,6 +189,10 @@ class FitDescriptor:
     @property
     def __wrapped__(self) -> Any:
         return self._original
+
+    @property  # type: ignore[misc]
+    def __module__(self) -> str:  # type: ignore[override]
+        return str(getattr(self._original, "__module__", __name__))
 
     @property  # the user's docstring (update_wrapper copies it onto autolog's wrapper)
     def __doc__(self) -> str | None:  # type: ignore[override]
@@ -244,24 +248,38 @@ def _subclasses(root: type) -> list[type]:
     return list(seen)
 
 
+def _hook_init_subclass(klass: type) -> None:
+    """Patch each class made from ``klass`` on, *after* ``klass.__init_subclass__`` ran.
+
+    After, because mixins post-process the class once ``super().__init_subclass__`` returned:
+    sklearn's ``_SetOutputMixin`` replaces ``fit_transform`` by its output wrapper then; we wrap
+    that wrapper, so what class access returns is exactly what it is without the plugin.
+    """
+    original = klass.__dict__.get("__init_subclass__")
+
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        if original is not None:
+            original.__func__(cls, **kwargs)
+        else:
+            super(klass, cls).__init_subclass__(**kwargs)
+        if _active:
+            with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
+                _wrap_class(cls)
+
+    klass.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    _base_state.setdefault("hooked", []).append((klass, original))
+
+
 def _patch_base(base_module: Any) -> None:
     with _lock:
         if _base_state:
             return
         base = base_module.BaseEstimator
-        original = base.__dict__.get("__init_subclass__")
-
-        def __init_subclass__(cls: type, **kwargs: Any) -> None:
-            if original is not None:
-                original.__func__(cls, **kwargs)
-            else:
-                super(base, cls).__init_subclass__(**kwargs)
-            if _active:
-                with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
-                    _wrap_class(cls)
-
-        base.__init_subclass__ = classmethod(__init_subclass__)
-        _base_state.update(base=base, original=original)
+        _hook_init_subclass(base)
+        set_output = sys.modules.get("sklearn.utils._set_output")
+        mixin = getattr(set_output, "_SetOutputMixin", None)
+        if isinstance(mixin, type) and "__init_subclass__" in mixin.__dict__:
+            _hook_init_subclass(mixin)
         for cls in [base, *_subclasses(base)]:
             with contextlib.suppress(Exception):
                 _wrap_class(cls)
@@ -347,13 +365,12 @@ def uninstall() -> None:
             if cls.__dict__.get(name) is descriptor:
                 type.__setattr__(cls, name, descriptor.original)
         _patched.clear()
-        if _base_state:
-            base, original = _base_state["base"], _base_state["original"]
+        for klass, original in reversed(_base_state.get("hooked", [])):
             if original is not None:
-                base.__init_subclass__ = original
+                klass.__init_subclass__ = original
             else:
-                del base.__init_subclass__
-            _base_state.clear()
+                del klass.__init_subclass__
+        _base_state.clear()
         recorder.uninstall_log_model_hook()
 
 

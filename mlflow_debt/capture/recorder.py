@@ -207,6 +207,7 @@ _writer: threading.Thread | None = None
 _idle = threading.Event()
 _idle.set()
 _wake = threading.Event()
+_in_flight: list[str] = []  # the run the writer is writing now
 _forked_child = False
 _atexit_registered = False
 
@@ -517,10 +518,13 @@ def _writer_loop() -> None:
             run_ids = list(_dirty)
             _dirty.clear()
         for run_id in run_ids:
+            _in_flight[:] = [run_id]
             try:
                 _write_run(run_id)
             except Exception as exc:  # never surfaces in the user's code: one warning
                 _warn_write_failed(run_id, exc)
+            finally:
+                _in_flight.clear()
 
 
 def flush(timeout: float | None = 60.0) -> bool:
@@ -551,7 +555,7 @@ def _at_exit() -> None:
     if flush(timeout):
         return
     with _lock:
-        runs = sorted(set(_dirty) | {r for r, run in _runs.items() if run.to_models})
+        runs = sorted(set(_dirty) | set(_in_flight) | {r for r, run in _runs.items() if run.to_models})
     pending = ", ".join(runs) or "the run being written"
     warn_once(
         None,
