@@ -69,6 +69,8 @@ EXIT_TIMEOUT_ENV = "MLFLOW_DEBT_EXIT_TIMEOUT"
 DEFAULT_EXIT_TIMEOUT_S = 10.0
 #: The writer waits this long after a fit for more fits of the same run (a loop costs one write).
 DEBOUNCE_S = 0.5
+#: While fits keep coming, the wait doubles up to this (flush() and exit never wait for it).
+MAX_DELAY_S = 8.0
 #: The compact list of the run's other fits.
 OTHER_FITS_KEY = tags.PREFIX + "other_fits"
 #: Longest ``other_fits`` value (MLflow truncates tag values at 8,000 characters).
@@ -208,6 +210,8 @@ _idle = threading.Event()
 _idle.set()
 _wake = threading.Event()
 _in_flight: list[str] = []  # the run the writer is writing now
+_delay = DEBOUNCE_S
+_last_write = 0.0
 _forked_child = False
 _atexit_registered = False
 
@@ -507,14 +511,14 @@ def _warn_write_failed(run_id: str, exc: BaseException) -> None:
 
 
 def _writer_loop() -> None:
-    global _writer
+    """Write what fits left to write, then end: the thread never outlives its work."""
+    global _writer, _delay, _last_write
+    if time.monotonic() - _last_write > MAX_DELAY_S:
+        _delay = DEBOUNCE_S  # a quiet spell: the next fit is written soon
     while True:
-        _wake.wait(DEBOUNCE_S)  # let a loop of fits settle; flush() and exit wake it at once
+        _wake.wait(_delay)  # let a loop of fits settle; flush() and exit wake it at once
+        _delay = min(_delay * 2, MAX_DELAY_S)  # a long loop of fits: fewer and fewer writes
         with _lock:
-            if not _dirty:
-                _writer = None
-                _idle.set()
-                return
             run_ids = list(_dirty)
             _dirty.clear()
         for run_id in run_ids:
@@ -525,6 +529,12 @@ def _writer_loop() -> None:
                 _warn_write_failed(run_id, exc)
             finally:
                 _in_flight.clear()
+        _last_write = time.monotonic()
+        with _lock:
+            if not _dirty:
+                _writer = None
+                _idle.set()
+                return
 
 
 def flush(timeout: float | None = 60.0) -> bool:
