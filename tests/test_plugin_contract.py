@@ -525,3 +525,81 @@ def test_outermost_call_is_usable_by_other_engines() -> None:
         seen.append(again)
     assert seen == [True, False, True]
     assert recorder.OUTER_ENV not in os.environ
+
+
+# --- joblib workers under `mlflow run` (defect 4) ------------------------------------------
+
+TRAIN = """
+import sys
+import mlflow, numpy as np, pandas as pd
+from joblib import parallel_backend
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from mlflow_debt import tags
+from mlflow_debt.capture.profile import describe
+
+class Scale(TransformerMixin, BaseEstimator):  # __main__: loky workers get it by value
+    def __init__(self, by=1.0):
+        self.by = by
+    def fit(self, X, y=None):
+        self.seen_run_ = bool(mlflow.active_run())  # workers import mlflow (and the plugin)
+        return self
+    def transform(self, X):
+        return np.asarray(X) * self.by
+
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"age": rng.normal(40, 10, 300), "visits": rng.poisson(5, 300) * 1.0})
+y = (X.age + rng.normal(0, 5, 300) > 40).astype(int)
+with parallel_backend(sys.argv[1], n_jobs=2):
+    search = GridSearchCV(make_pipeline(Scale(), LogisticRegression()),
+                          {"scale__by": [0.001, 1.0, 1000.0]}, cv=3, n_jobs=2).fit(X, y)
+open("expected.txt", "w").write(tags.encode(describe(X, search), "x")[tags.DIGEST_KEY])
+"""
+
+MLPROJECT = """
+name: joblib-check
+entry_points:
+  main:
+    parameters:
+      backend: {type: string, default: loky}
+    command: "python train.py {backend}"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("joblib_backend", ["loky", "threading"])
+def test_a_parallel_search_under_mlflow_run_writes_only_the_search(
+    tmp_path, client, tracking_uri, joblib_backend
+) -> None:
+    import re
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text(MLPROJECT)
+    (project / "train.py").write_text(TRAIN)
+    env = {
+        **ENV,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("MLFLOW_DEBT_DISABLE", None)
+    args = [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local"]
+    out = subprocess.run(
+        [*args, "-P", f"backend={joblib_backend}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=project,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_id = re.search(r"Run \(ID '([0-9a-f]+)'\) succeeded", out.stderr).group(1)
+    run_tags = client.get_run(run_id).data.tags
+    fs = tags.decode(run_tags)
+    assert fs is not None and fs.source == "sklearn:GridSearchCV" and fs.complete
+    # the selected model's preprocessing, not a candidate's that a worker wrote last
+    assert fs.digest == (project / "expected.txt").read_text()
+    assert "mlflow_debt.other_fits" not in run_tags
+    assert "MlflowDebtWarning" not in out.stderr
