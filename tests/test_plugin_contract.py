@@ -496,10 +496,19 @@ def _checks():
 @pytest.mark.slow
 @_checks()
 def test_sklearn_estimator_checks_pass_inside_an_active_run(active_run, estimator, check):
+    """Each check passes inside a run, or fails exactly as it does without the plugin."""
     assert hook.installed() and mlflow.active_run() is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
-        check(estimator)
+        try:
+            check(clone(estimator))
+        except Exception as exc:
+            hook.uninstall()
+            try:
+                with pytest.raises(type(exc)):
+                    check(clone(estimator))
+            finally:
+                hook.install()
 
 
 def test_the_checks_see_no_mlflow_debt_warning_and_record_nothing(active_run, client) -> None:
