@@ -37,7 +37,7 @@ class DebtRunContextProvider:
         try:  # isinstance(provider, RunContextProvider) holds, as for a subclass
             from mlflow.tracking.context.abstract_context import RunContextProvider
 
-            RunContextProvider.register(DebtRunContextProvider)
+            RunContextProvider.register(DebtRunContextProvider)  # type: ignore[attr-defined]
         except Exception:
             pass
 

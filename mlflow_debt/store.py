@@ -218,7 +218,7 @@ def main_thread_run_id() -> str | None:
         from mlflow.tracking import fluent
 
         values = fluent._active_run_stack.get_all_thread_values()
-        stack = values.get(threading.main_thread().ident) or []
+        stack = values.get(threading.main_thread().ident or 0) or []
         return stack[-1].info.run_id if stack else None
     except Exception:
         return None

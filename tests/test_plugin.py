@@ -369,7 +369,10 @@ def test_fit_transform_then_a_fit_on_the_array_records_the_frames_columns(client
     """Defect 2: not the last inner transformer's columns, and the numpy warning still shows."""
     X, y = data
     prep = ColumnTransformer(
-        [("num", StandardScaler(), ["user_age", "session_count"]), ("cat", OneHotEncoder(), ["plan"])]
+        [
+            ("num", StandardScaler(), ["user_age", "session_count"]),
+            ("cat", OneHotEncoder(), ["plan"]),
+        ]
     )
     with mlflow.start_run() as run:
         Xt = prep.fit_transform(X)
@@ -425,7 +428,9 @@ def test_partial_fit_loops_are_recorded_once(client, data, mocker) -> None:
     model = SGDClassifier()
     with mlflow.start_run() as run:
         for start in range(0, 400, 50):
-            model.partial_fit(X.iloc[start : start + 50], y.iloc[start : start + 50], classes=[0, 1])
+            model.partial_fit(
+                X.iloc[start : start + 50], y.iloc[start : start + 50], classes=[0, 1]
+            )
     fs = features_of(client, run.info.run_id)
     assert fs is not None and fs.names == ["user_age", "session_count"]
     assert fs.source == "sklearn:SGDClassifier"

@@ -250,7 +250,9 @@ sys.meta_path.insert(0, Block())
 def test_main_estimators_pickle_by_value_and_load_without_mlflow_debt(tmp_path) -> None:
     """Defects 1 and 8: cloudpickle, loky workers and log_model(cloudpickle), no run needed."""
     uri = f"sqlite:///{tmp_path}/m.db"
-    code = MAIN_ESTIMATOR + f"""
+    code = (
+        MAIN_ESTIMATOR
+        + f"""
 import mlflow, cloudpickle, sys
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -270,10 +272,14 @@ with mlflow.start_run():
 loaded = mlflow.sklearn.load_model(info.model_uri)
 print("ok", loaded.predict(X)[:3].tolist(), info.model_uri)
 """
+    )
     out = run_script(code, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1].startswith("ok")
-    load = BLOCKER + MAIN_ESTIMATOR + """
+    load = (
+        BLOCKER
+        + MAIN_ESTIMATOR
+        + """
 import pickle
 try:
     import mlflow_debt
@@ -284,6 +290,7 @@ else:
 model = pickle.load(open("model.pkl", "rb"))
 print("loaded", type(model.steps[0][1]).__module__, model.predict(X)[:3].tolist())
 """
+    )
     out = run_script(load, tmp_path, flags=("-I",), MLFLOW_DEBT_DISABLE="1")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.startswith("loaded __main__")

@@ -190,7 +190,7 @@ class FitDescriptor:
     def __wrapped__(self) -> Any:
         return self._original
 
-    @property  # type: ignore[misc]
+    @property
     def __module__(self) -> str:  # type: ignore[override]
         return str(getattr(self._original, "__module__", __name__))
 
@@ -261,7 +261,7 @@ def _hook_init_subclass(klass: type) -> None:
         if original is not None:
             original.__func__(cls, **kwargs)
         else:
-            super(klass, cls).__init_subclass__(**kwargs)
+            super(klass, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
         if _active:
             with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
                 _wrap_class(cls)

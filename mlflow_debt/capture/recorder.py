@@ -41,6 +41,10 @@ it writes, and writes only tags that changed. At interpreter exit the wait for i
 recorded. Fork safety: no store call is in flight across a ``fork()`` (the writer's store lock is
 taken before it), and a forked child starts with no writer, no queue and no inherited
 attribution; it writes synchronously (a ``multiprocessing`` child may exit through ``os._exit``).
+
+Why one module of ~700 lines: the guard, the attribution, the writer, the ``Model.log`` hook and
+the fork handlers share one lock and one process state that a fork must reset together; split
+along the section comments below when one of them grows.
 """
 
 from __future__ import annotations
@@ -163,10 +167,9 @@ def warn_once(run_id: str | None, cause: str, message: str, stacklevel: int = 2)
         if (run_id or "", cause) in _warned:
             return
         _warned.add((run_id or "", cause))
-    try:
+    # "-W error" turns the warning into an exception: the user's code goes on regardless
+    with contextlib.suppress(Exception):
         warnings.warn(message, MlflowDebtWarning, stacklevel=stacklevel + 1)
-    except Exception:  # "-W error": the warning became an exception; the user's code goes on
-        pass
 
 
 # --- what a run trained --------------------------------------------------------------------
@@ -226,7 +229,7 @@ def positional_names(columns: Any) -> bool:
         return True
     labels = list(columns)
     return bool(labels) and all(
-        isinstance(c, int) or type(c).__module__ == "numpy" and "int" in type(c).__name__
+        isinstance(c, int) or (type(c).__module__ == "numpy" and "int" in type(c).__name__)
         for c in labels
     )
 
@@ -268,6 +271,13 @@ def _forget_model(key: int, fit: _Fit) -> None:
             del _by_model[key]
 
 
+def _forgetter(key: int, fit: _Fit) -> Any:
+    def forget(_ref: weakref.ref[Any]) -> None:
+        _forget_model(key, fit)
+
+    return forget
+
+
 def _remember_model(run_id: str, fit: _Fit, model: Any) -> None:
     objs = [model]
     best = getattr(model, "best_estimator_", None)  # a search: its refit model is logged too
@@ -276,7 +286,7 @@ def _remember_model(run_id: str, fit: _Fit, model: Any) -> None:
     for i, obj in enumerate(objs):
         try:
             key = id(obj)
-            ref = weakref.ref(obj, lambda _r, k=key, f=fit: _forget_model(k, f))
+            ref = weakref.ref(obj, _forgetter(key, fit))
         except TypeError:
             continue
         if i == 0:
@@ -295,7 +305,12 @@ def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> _Run:
         if previous is not None and previous[0] == run_id and previous[1].key == fit.key:
             # the same model again on the same columns (partial_fit loops, re-fits): one entry
             old = previous[1]
-            old.order, old.sample, old.pre, old.records = fit.order, fit.sample, fit.pre, fit.records
+            old.order, old.sample, old.pre, old.records = (
+                fit.order,
+                fit.sample,
+                fit.pre,
+                fit.records,
+            )
             old.kind = fit.kind
             run.fits.remove(old)
             run.fits.append(old)
@@ -339,9 +354,9 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
             stacklevel=5,
         )
         return
-    from mlflow_debt.capture import profile
-
     import mlflow
+
+    from mlflow_debt.capture import profile
 
     key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
     sample, pre = profile.snapshot(X, estimator)
@@ -431,8 +446,11 @@ def other_fits_value(fits: list[_Fit], primary: _Fit) -> str:
         first = same[0]
         times = f" x{len(same)}" if len(same) > 1 else ""
         items.append(
-            (first.order, f"#{first.order} {kind} {source} {len(key)}f "
-             f"{_names_digest(first)} {thread}{times}")
+            (
+                first.order,
+                f"#{first.order} {kind} {source} {len(key)}f "
+                f"{_names_digest(first)} {thread}{times}",
+            )
         )
     items.sort()
     out: list[str] = []
@@ -505,8 +523,7 @@ def _warn_write_failed(run_id: str, exc: BaseException) -> None:
     warn_once(
         run_id,
         "write",
-        f"mlflow-debt could not record the features of run {run_id}: "
-        f"{type(exc).__name__}: {exc}",
+        f"mlflow-debt could not record the features of run {run_id}: {type(exc).__name__}: {exc}",
     )
 
 
@@ -565,7 +582,9 @@ def _at_exit() -> None:
     if flush(timeout):
         return
     with _lock:
-        runs = sorted(set(_dirty) | set(_in_flight) | {r for r, run in _runs.items() if run.to_models})
+        runs = sorted(
+            set(_dirty) | set(_in_flight) | {r for r, run in _runs.items() if run.to_models}
+        )
     pending = ", ".join(runs) or "the run being written"
     warn_once(
         None,
@@ -593,7 +612,7 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
     if not model_id:
         return
     with _lock:
-        found = None
+        found: tuple[str, _Fit] | None = None
         for value in itertools.chain(kwargs.values(), args):
             hit = _by_model.get(id(value))
             if hit is not None:
@@ -608,7 +627,7 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
             same = [f for f in run.fits if [n for n, _ in f.key] == names]
             if not same:
                 return
-            found = (run_id, same[-1])
+            found = (run_id or "", same[-1])
         run_id, fit = found
         run = _runs[run_id]
         run.logged = fit
@@ -642,10 +661,8 @@ def _install_log_model_hook() -> None:
 
         def log(cls: Any, *args: Any, **kwargs: Any) -> Any:
             info = func(cls, *args, **kwargs)
-            try:
+            with contextlib.suppress(Exception):  # never fails the user's log_model
                 _on_model_logged(args, kwargs, info)
-            except Exception:
-                pass
             return info
 
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -653,7 +670,7 @@ def _install_log_model_hook() -> None:
                 setattr(log, attr, getattr(func, attr))
         log.__wrapped__ = func  # type: ignore[attr-defined]
         wrapped = classmethod(log)
-        Model.log = wrapped  # type: ignore[method-assign,assignment]
+        Model.log = wrapped  # type: ignore[method-assign]
         _log_hook.update(cls=Model, original=original, wrapped=wrapped)
 
 
