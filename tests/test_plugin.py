@@ -138,6 +138,7 @@ def test_autolog_runs_get_feature_tags(client, data) -> None:
         LogisticRegression().fit(X, y)  # autolog makes the run
     finally:
         mlflow.sklearn.autolog(disable=True)
+    assert mlflow_debt.flush()  # capture writes in the background
     runs = all_runs(client)
     assert len(runs) == 1
     fs = tags.decode(runs[0].data.tags)
@@ -555,7 +556,11 @@ def test_autolog_models_get_their_features(client, data) -> None:
         mlflow.sklearn.autolog(disable=True)
     assert mlflow_debt.flush()
     (run,) = all_runs(client)
-    models = client.search_logged_models([run.info.experiment_id])
+    models = [
+        m
+        for m in client.search_logged_models([run.info.experiment_id])
+        if m.source_run_id == run.info.run_id
+    ]
     assert len(models) == 1
     fs = tags.decode(models[0].tags)
     assert fs is not None and fs.names == ["user_age", "session_count"]
