@@ -564,3 +564,16 @@ def test_autolog_models_get_their_features(client, data) -> None:
     assert len(models) == 1
     fs = tags.decode(models[0].tags)
     assert fs is not None and fs.names == ["user_age", "session_count"]
+
+
+def test_a_model_fit_before_the_run_and_logged_in_it_gets_its_features(client, data) -> None:
+    """MLflow's examples often fit first, then `with start_run(): log_model(...)`."""
+    X, y = data
+    model = pipeline().fit(X, y)  # no run: nothing is written
+    assert all_runs(client) == []
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, name="m")
+    assert mlflow_debt.flush()
+    fs = tags.decode(client.get_logged_model(info.model_id).tags)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert features_of(client, run.info.run_id).source == "sklearn:Pipeline"

@@ -330,7 +330,11 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
     """Attribute an outermost fit on ``X`` to the active run (profiling happens later)."""
     run_id = _run_id_here()
     if run_id is None:
-        return  # outside a run: never create one
+        # Outside a run nothing is written (never create one), but a model fit now and logged
+        # later inside a run ("fit, then start_run and log_model") still gets its features.
+        if is_dataframe(X) and not positional_names(X.columns):
+            _remember_outside_run(estimator, X, kind, y)
+        return
     name = type(estimator).__name__
     if not is_dataframe(X):
         if X is not None:
@@ -367,6 +371,36 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
     fit.sample, fit.pre = sample, pre
     _add(run_id, fit, estimator, mlflow.get_tracking_uri())
     _schedule(run_id)
+
+
+#: Fits made outside any run, kept (while their model lives) for a later log_model in a run.
+_OUTSIDE = ""
+MAX_OUTSIDE_FITS = 4
+
+
+def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
+    import mlflow
+
+    from mlflow_debt.capture import profile
+
+    with _lock:
+        bucket = _runs.get(_OUTSIDE)
+        if bucket is not None:  # only models still alive, and only the last few
+            bucket.fits = [f for f in bucket.fits if f.alive()][-(MAX_OUTSIDE_FITS - 1) :]
+    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
+    sample, pre = profile.snapshot(X, estimator)
+    thread, main = _thread_label()
+    fit = _Fit(
+        next(_order),
+        f"sklearn:{type(estimator).__name__}",
+        kind,
+        thread,
+        main,
+        _score(estimator, y is not None),
+        key,
+    )
+    fit.sample, fit.pre = sample, pre
+    _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
 
 
 def record_features(
@@ -629,6 +663,23 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
                 return
             found = (run_id or "", same[-1])
         run_id, fit = found
+        if run_id == _OUTSIDE:  # fit before the run: it becomes the run's (logged) fit
+            target = getattr(info, "run_id", None)
+            if not target:
+                return
+            outside = _runs[_OUTSIDE]
+            if fit in outside.fits:
+                outside.fits.remove(fit)
+            run = _runs.get(target)
+            if run is None:  # the store of this log_model, not of the fit's moment
+                import mlflow
+
+                run = _runs[target] = _Run(mlflow.get_tracking_uri())
+            run.fits.append(fit)
+            for key, (rid, f) in list(_by_model.items()):
+                if f is fit and rid == _OUTSIDE:
+                    _by_model[key] = (target, fit)
+            run_id = target
         run = _runs[run_id]
         run.logged = fit
         run.to_models[model_id] = fit
