@@ -76,7 +76,7 @@ DEBOUNCE_S = 0.5
 #: While fits keep coming, the wait doubles up to this (flush() and exit never wait for it).
 MAX_DELAY_S = 8.0
 #: The compact list of the run's other fits.
-OTHER_FITS_KEY = tags.PREFIX + "other_fits"
+OTHER_FITS_KEY = tags.OTHER_FITS_KEY
 #: Longest ``other_fits`` value (MLflow truncates tag values at 8,000 characters).
 OTHER_FITS_MAX = 6_000
 #: Samples kept in memory per run for fits that may still be logged (the others are dropped).
