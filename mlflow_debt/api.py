@@ -12,7 +12,7 @@ from typing import Any
 
 from mlflow_debt import tags
 from mlflow_debt.capture import profile as capture
-from mlflow_debt.capture.recorder import _is_dataframe, _write, flush
+from mlflow_debt.capture.recorder import flush, is_dataframe, log_explicit, positional_names
 from mlflow_debt.errors import InputError
 from mlflow_debt.tags import FeatureSet
 
@@ -34,7 +34,11 @@ def log_features(
     if run_id is None:
         raise InputError("No active run: call inside mlflow.start_run() or pass run_id=")
     X = X_or_names
-    if _is_dataframe(X):
+    if is_dataframe(X) and names is None:
+        if positional_names(X.columns):
+            raise InputError(
+                "the DataFrame's columns are positions (0, 1, ...), not names: pass names=[...]"
+            )
         records = capture.describe(X)
     elif names is not None:
         import numpy as np
@@ -53,7 +57,7 @@ def log_features(
             f"log_features takes a pandas DataFrame, an array with names=[...], or a list of "
             f"names; got {type(X).__name__}"
         )
-    return _write(run_id, records, "log_features")
+    return log_explicit(run_id, records)
 
 
 def get_features(run_id: str) -> FeatureSet | None:

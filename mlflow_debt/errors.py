@@ -56,3 +56,12 @@ class Declined(MlflowDebtError):
     """The user answered no at a confirmation prompt (exit 1)."""
 
     exit_code = EXIT_DEBT_FOUND
+
+
+class MlflowDebtWarning(UserWarning):
+    """A problem mlflow-debt met while recording lineage; the user's code carried on.
+
+    Every warning the plugin emits is one of these (filter them with
+    ``warnings.filterwarnings("ignore", category=MlflowDebtWarning)``), at most one per run and
+    cause, and a filter that turns them into errors never makes a user's ``fit`` fail.
+    """

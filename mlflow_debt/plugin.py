@@ -6,20 +6,19 @@ MLflow instantiates :class:`DebtRunContextProvider` while ``import mlflow`` runs
 reach only runs made by ``mlflow.start_run()``, not those made by ``mlflow run``.
 
 A guest in every ``import mlflow`` (the tracking server's workers too): nothing heavy is imported,
-nothing is read or written, and no exception escapes.
+nothing is read or written, and no exception escapes. This module does not import mlflow:
+``import mlflow_debt.plugin`` before ``import mlflow`` must not start a circular import that
+leaves capture off. MLflow's registry only calls ``in_context()`` and ``tags()`` on a provider, so
+the class needs no MLflow base class; it is registered as a virtual subclass of MLflow's
+``RunContextProvider`` when MLflow instantiates it (by then ``mlflow.tracking`` is importable).
 """
 
 from __future__ import annotations
 
 import warnings
 
-try:
-    from mlflow.tracking.context.abstract_context import RunContextProvider
-except Exception:  # pragma: no cover - a broken mlflow install must not break more
-    RunContextProvider = object  # type: ignore[assignment,misc]
 
-
-class DebtRunContextProvider(RunContextProvider):
+class DebtRunContextProvider:
     """Installs feature capture when MLflow loads its plugins; adds no tags of its own."""
 
     def __init__(self) -> None:
@@ -29,7 +28,18 @@ class DebtRunContextProvider(RunContextProvider):
             if not sklearn_hook.disabled():
                 sklearn_hook.install()
         except Exception as exc:  # pragma: no cover - defensive
-            warnings.warn(f"mlflow-debt is disabled: {exc}", stacklevel=2)
+            try:
+                from mlflow_debt.errors import MlflowDebtWarning
+
+                warnings.warn(f"mlflow-debt is disabled: {exc}", MlflowDebtWarning, stacklevel=2)
+            except Exception:
+                pass
+        try:  # isinstance(provider, RunContextProvider) holds, as for a subclass
+            from mlflow.tracking.context.abstract_context import RunContextProvider
+
+            RunContextProvider.register(DebtRunContextProvider)  # type: ignore[attr-defined]
+        except Exception:
+            pass
 
     def in_context(self) -> bool:
         return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -680,6 +681,24 @@ def set_logged_model_tags(client: MlflowClient, model_id: str, tags: dict[str, s
         return
     with mlflow_errors(f"Tagging logged model {model_id!r}"):
         client.set_logged_model_tags(model_id, tags)
+
+
+def main_thread_run_id() -> str | None:
+    """The fluent run active on the main thread, for a fit made in another thread.
+
+    MLflow keeps the active run per thread, so ``mlflow.active_run()`` is None in a thread started
+    inside ``with mlflow.start_run():``. MLflow has no public call for the main thread's run; this
+    reads the fluent run stack (the one non-public read in this module), guarded: None if MLflow
+    changes it.
+    """
+    try:
+        from mlflow.tracking import fluent
+
+        values = fluent._active_run_stack.get_all_thread_values()
+        stack = values.get(threading.main_thread().ident or 0) or []
+        return stack[-1].info.run_id if stack else None
+    except Exception:
+        return None
 
 
 def active_run_id() -> str | None:

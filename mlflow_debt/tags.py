@@ -36,6 +36,8 @@ COUNT_KEY = PREFIX + "n_features"
 DIGEST_KEY = PREFIX + "digest"
 SOURCE_KEY = PREFIX + "source"
 FEATURE_PREFIX = PREFIX + "f."
+#: The run's other recorded fits, compact (written by capture; see docs/lineage.md, Attribution).
+OTHER_FITS_KEY = PREFIX + "other_fits"
 #: Optional user tag naming the consumer of a run whose model is not registered.
 CONSUMER_KEY = PREFIX + "consumer"
 #: Feast's MLflow integration: comma-separated ``view:feature`` references.

@@ -68,7 +68,7 @@ def test_the_plugin_is_loaded_by_import_mlflow_and_adds_no_context_tags() -> Non
     assert len(providers) == 1
     assert providers[0].in_context() is False and providers[0].tags() == {}
     assert sklearn_hook.installed()
-    assert hasattr(LogisticRegression.fit, "__mlflow_debt_original__")
+    assert isinstance(LogisticRegression.__dict__["fit"], sklearn_hook.FitDescriptor)
 
 
 def test_a_plain_start_run_script_records_features(client, data) -> None:
@@ -113,7 +113,7 @@ def test_the_pipelines_preprocessing_is_fingerprinted(client, data) -> None:
     assert all(":p" in f.fingerprint for f in fs.features)  # every column goes through a step
 
 
-def test_refitting_the_same_columns_writes_once_and_new_columns_replace(
+def test_refits_in_a_loop_cost_one_write_and_the_last_predictor_fit_is_the_runs(
     client, data, mocker
 ) -> None:
     X, y = data
@@ -121,11 +121,13 @@ def test_refitting_the_same_columns_writes_once_and_new_columns_replace(
     with mlflow.start_run() as run:
         for _ in range(3):
             LogisticRegression().fit(X[["user_age", "session_count"]], y)
-        mlflow_debt.flush()
-        assert spy.call_count == 1
         LogisticRegression().fit(X[["user_age"]], y)
+        mlflow_debt.flush()
+        assert spy.call_count <= 2  # debounced: not one write per fit
     fs = features_of(client, run.info.run_id)
     assert fs is not None and fs.names == ["user_age"] and fs.complete
+    others = client.get_run(run.info.run_id).data.tags["mlflow_debt.other_fits"]
+    assert others.startswith("#") and "sklearn:LogisticRegression 2f" in others and "x3" in others
 
 
 def test_autolog_runs_get_feature_tags(client, data) -> None:
@@ -136,6 +138,7 @@ def test_autolog_runs_get_feature_tags(client, data) -> None:
         LogisticRegression().fit(X, y)  # autolog makes the run
     finally:
         mlflow.sklearn.autolog(disable=True)
+    assert mlflow_debt.flush()  # capture writes in the background
     runs = all_runs(client)
     assert len(runs) == 1
     fs = tags.decode(runs[0].data.tags)
@@ -228,7 +231,7 @@ def test_uninstall_restores_sklearn_and_install_brings_it_back(client, data) -> 
     hooked_init_subclass = BaseEstimator.__dict__["__init_subclass__"]
     sklearn_hook.uninstall()
     try:
-        assert not hasattr(LogisticRegression.fit, "__mlflow_debt_original__")
+        assert not isinstance(LogisticRegression.__dict__["fit"], sklearn_hook.FitDescriptor)
         assert not sklearn_hook.installed()
         with mlflow.start_run() as run:
             LogisticRegression().fit(X[["user_age"]], y)
@@ -353,3 +356,224 @@ def test_changing_the_frame_after_fit_does_not_change_what_was_recorded(client, 
         X["user_age"] *= 1000  # the background writer works on a snapshot taken at fit time
     fs = features_of(client, run.info.run_id)
     assert fs is not None and fs.features[0].fingerprint.startswith("num:+:mp1.6")
+
+
+# --- attribution: which fit the run's tags describe (issue 11) ------------------------------
+
+
+def run_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
+    assert mlflow_debt.flush()
+    return client.get_run(run_id).data.tags
+
+
+def test_fit_transform_then_a_fit_on_the_array_records_the_frames_columns(client, data) -> None:
+    """Defect 2: not the last inner transformer's columns, and the numpy warning still shows."""
+    X, y = data
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["user_age", "session_count"]),
+            ("cat", OneHotEncoder(), ["plan"]),
+        ]
+    )
+    with mlflow.start_run() as run:
+        Xt = prep.fit_transform(X)
+        with pytest.warns(sklearn_hook.MlflowDebtWarning, match="without column names"):
+            LogisticRegression().fit(Xt, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs.source == "sklearn:ColumnTransformer"
+    with mlflow.start_run() as run:
+        Pipeline([("prep", prep), ("scale", StandardScaler(with_mean=False))]).fit_transform(X)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs.source == "sklearn:Pipeline"
+
+
+def test_cross_validation_then_a_final_fit_records_the_final_model(client, data) -> None:
+    """Defect 3: the CV clones' preprocessing used to stay on the run."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import RobustScaler
+
+    from mlflow_debt.capture.profile import describe
+
+    X, y = data
+    X = X[["user_age", "session_count"]]
+    with mlflow.start_run() as run:
+        cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X, y, cv=3)
+        final = make_pipeline(RobustScaler(), LogisticRegression()).fit(X, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None
+    assert [f.fingerprint for f in fs.features] == [r.fingerprint for r in describe(X, final)]
+    assert "mlflow_debt.other_fits" not in run_tags(client, run.info.run_id)  # CV is sklearn's
+
+
+def test_a_monitor_fit_after_the_model_does_not_replace_it(client, data) -> None:
+    from sklearn.ensemble import IsolationForest
+
+    X, y = data
+    with mlflow.start_run() as run:
+        pipeline().fit(X, y)
+        IsolationForest(n_estimators=10).fit(X[["user_age"]])
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
+    assert "sklearn:IsolationForest 1f" in others and "main" in others
+
+
+def test_partial_fit_loops_are_recorded_once(client, data, mocker) -> None:
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = data
+    X = X[["user_age", "session_count"]]
+    model = SGDClassifier()
+    with mlflow.start_run() as run:
+        for start in range(0, 400, 50):
+            model.partial_fit(
+                X.iloc[start : start + 50], y.iloc[start : start + 50], classes=[0, 1]
+            )
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs.source == "sklearn:SGDClassifier"
+    assert "mlflow_debt.other_fits" not in run_tags(client, run.info.run_id)
+
+
+def test_fits_in_user_threads_are_kept_and_attributed(client, data) -> None:
+    import threading
+
+    X, y = data
+
+    def train(cols: list[str]) -> None:
+        LogisticRegression().fit(X[cols], y)
+
+    with mlflow.start_run() as run:
+        threads = [
+            threading.Thread(target=train, args=(c,), name=f"trainer-{i}")
+            for i, c in enumerate([["user_age"], ["session_count"]])
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names in (["user_age"], ["session_count"])
+    others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
+    assert "trainer-" in others and "1f" in others
+
+
+def test_threading_backend_search_writes_as_one_fit(client, data, mocker) -> None:
+    """Defect 4, in process: joblib's threading workers are inner to the search."""
+    from joblib import parallel_backend
+
+    X, y = data
+    spy = mocker.spy(MlflowClient, "log_batch")
+    with mlflow.start_run() as run, parallel_backend("threading", n_jobs=2):
+        search = GridSearchCV(pipeline(), {"lr__C": [0.1, 1.0, 10.0]}, cv=3, n_jobs=2).fit(X, y)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.source == "sklearn:GridSearchCV"
+    assert spy.call_count == 1
+    assert "mlflow_debt.other_fits" not in run_tags(client, run.info.run_id)
+    from mlflow_debt.capture.profile import describe
+
+    assert [f.fingerprint for f in fs.features] == [r.fingerprint for r in describe(X, search)]
+
+
+def test_positional_column_names_are_not_recorded(client, data) -> None:
+    """Defect 5: pd.DataFrame(ndarray) has columns 0..n, shared by every unrelated model."""
+    X, y = data
+    arr = X[["user_age", "session_count"]].to_numpy()
+    with mlflow.start_run() as run:
+        with pytest.warns(sklearn_hook.MlflowDebtWarning, match=r"positions \(0, 1, \.\.\.\)"):
+            LogisticRegression().fit(pd.DataFrame(arr), y)
+        LogisticRegression().fit(pd.DataFrame(arr, columns=[3, 7]), y)  # warned once per run
+    assert features_of(client, run.info.run_id) is None
+    with mlflow.start_run() as run:
+        with pytest.raises(InputError, match="positions"):
+            mlflow_debt.log_features(pd.DataFrame(arr))
+        mlflow_debt.log_features(pd.DataFrame(arr), names=["age", "sessions"])
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["age", "sessions"]
+
+
+def test_a_loop_of_many_small_fits_costs_few_writes(client, data, mocker) -> None:
+    """Defect 7: every column change used to queue a profile and a log_batch."""
+    X, y = data
+    cols = ["user_age", "session_count"]
+    spy = mocker.spy(MlflowClient, "log_batch")
+    with mlflow.start_run() as run:
+        for i in range(60):
+            LogisticRegression().fit(X[cols[: 1 + i % 2]].iloc[: 100 + i], y.iloc[: 100 + i])
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert spy.call_count <= 6, spy.call_count
+    others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
+    assert "x30" in others and "x29" in others  # the same columns collapse into one entry
+
+
+def test_several_models_logged_from_one_run_each_get_their_features(client, data) -> None:
+    """Features belong to the model: each LoggedModel carries its own (matched by identity)."""
+    X, y = data
+    with mlflow.start_run() as run:
+        wide = pipeline().fit(X, y)
+        narrow = LogisticRegression().fit(X[["user_age"]], y)
+        info_wide = mlflow.sklearn.log_model(wide, name="wide", registered_model_name="wide")
+        info_narrow = mlflow.sklearn.log_model(narrow, name="narrow")
+    assert mlflow_debt.flush()
+    wide_tags = client.get_logged_model(info_wide.model_id).tags
+    narrow_tags = client.get_logged_model(info_narrow.model_id).tags
+    assert tags.decode(wide_tags).names == ["user_age", "session_count", "plan"]
+    assert tags.decode(narrow_tags).names == ["user_age"]
+    # the run describes the model it produced last
+    assert features_of(client, run.info.run_id).names == ["user_age"]
+    version = client.get_model_version("wide", "1")
+    assert info_wide.model_id in (version.model_id or version.source)
+
+
+def test_a_logged_model_is_matched_by_its_signature_when_identity_fails(client, data) -> None:
+    from mlflow.models import infer_signature
+
+    X, y = data
+    X = X[["user_age", "session_count"]]
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(X, y)
+        monitor = LogisticRegression().fit(X[["user_age"]], y)
+        other = LogisticRegression().fit(X.to_numpy(), y)  # not recorded (numpy)
+        info = mlflow.sklearn.log_model(other, name="m", signature=infer_signature(X, y))
+    del monitor
+    assert mlflow_debt.flush()
+    fs = tags.decode(client.get_logged_model(info.model_id).tags)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert features_of(client, run.info.run_id).names == ["user_age", "session_count"]
+
+
+def test_autolog_models_get_their_features(client, data) -> None:
+    X, y = data
+    X = X[["user_age", "session_count"]]
+    mlflow.sklearn.autolog(log_models=True, silent=True)
+    try:
+        LogisticRegression().fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    assert mlflow_debt.flush()
+    (run,) = all_runs(client)
+    models = [
+        m
+        for m in client.search_logged_models([run.info.experiment_id])
+        if m.source_run_id == run.info.run_id
+    ]
+    assert len(models) == 1
+    fs = tags.decode(models[0].tags)
+    assert fs is not None and fs.names == ["user_age", "session_count"]
+
+
+def test_a_model_fit_before_the_run_and_logged_in_it_gets_its_features(client, data) -> None:
+    """MLflow's examples often fit first, then `with start_run(): log_model(...)`."""
+    X, y = data
+    model = pipeline().fit(X, y)  # no run: nothing is written
+    assert all_runs(client) == []
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, name="m")
+    assert mlflow_debt.flush()
+    fs = tags.decode(client.get_logged_model(info.model_id).tags)
+    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert features_of(client, run.info.run_id).source == "sklearn:Pipeline"

@@ -88,7 +88,7 @@ def test_polars_is_never_imported_for_pandas_input() -> None:
         "import sys, pandas as pd\n"
         "from mlflow_debt.capture import profile, recorder\n"
         "df = pd.DataFrame({'a': [1.0, 2.0, 3.0]})\n"
-        "assert profile.is_frame(df) and recorder._is_dataframe(df)\n"
+        "assert profile.is_frame(df) and recorder.is_dataframe(df)\n"
         "profile.describe(df)\n"
         "print('polars' in sys.modules)"
     )

@@ -1,48 +1,58 @@
-"""Wrapping scikit-learn estimators' ``fit`` so the outermost fit inside a run records features.
+"""Intercepting scikit-learn estimators' fit-like methods, without changing what users see.
 
 This module is imported inside every ``import mlflow`` (through the plugin), so it imports nothing
 heavy and never raises: sklearn is patched only once it is imported, by whoever imports it.
 
-How it works, narrowly:
+How it works (the reasons are in docs/architecture.md, "Capture, step by step"):
 
 * If ``sklearn.base`` is already imported, patch now; otherwise a one-shot ``sys.meta_path``
   finder waits for ``sklearn.base`` to execute, patches, and removes itself.
-* Patching wraps ``fit`` in the class ``__dict__`` of every ``BaseEstimator`` subclass that defines
-  it, and hooks ``BaseEstimator.__init_subclass__`` so classes defined later (the rest of sklearn,
-  xgboost/lightgbm's sklearn wrappers, the user's own estimators) are wrapped as they are created.
-* The wrapper counts fit depth per thread. Inner fits (a Pipeline's steps, a search's candidates)
-  pass straight through; when the outermost fit returns, its input is recorded on the active run.
-* :func:`uninstall` restores every original ``fit`` and ``__init_subclass__``.
-
-MLflow's own autologging patches the same methods with its internal ``safe_patch``; the two
-compose (autolog wraps whatever ``fit`` it finds, ours included), and autolog's run is active
-when our wrapper records.
+* Patching replaces each fit-like attribute (:data:`FIT_METHODS`) in the class ``__dict__`` of
+  every ``BaseEstimator`` subclass that defines one by a :class:`FitDescriptor`, and hooks
+  ``BaseEstimator.__init_subclass__`` so classes defined later are patched as they are created.
+* The descriptor is not a function. Read from the class (``Est.fit``) it returns the *original*
+  attribute, so signatures, ``__code__``, ``__wrapped__``, source files and sklearn's metadata
+  routing see the user's own function. Read from an instance (``est.fit``) it returns a
+  :class:`BoundFit` that records around the call and delegates everything else to the original
+  bound method. Both reduce (pickle) to the original objects through stdlib callables, so a class
+  that cloudpickle pickles by value carries only the user's function, and the pickle loads where
+  mlflow-debt is not installed.
+* MLflow's autologging (``safe_patch``, a vendored ``gorilla``) reads the attribute from the class
+  and compares it with the raw ``__dict__`` entry; when the reader is gorilla the descriptor
+  returns itself (callable, recording), so autolog wraps *it* and the two compose. Autolog's
+  wrapper then sits in the class ``__dict__``; :func:`uninstall` leaves such foreign entries alone
+  (our descriptor inside them passes straight through once uninstalled).
+* Outermost-call logic and recording live in :mod:`mlflow_debt.capture.recorder`. A fit called
+  directly from scikit-learn's own code (metrics' label binarizers, ``cross_val_score``'s clones,
+  ``check_*``) is not the user's model: it is inner, never recorded, never warned about.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import inspect
+import operator
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable
 from typing import Any
 
-DISABLE_ENV = "MLFLOW_DEBT_DISABLE"
-_MARK = "__mlflow_debt_original__"
+from mlflow_debt.capture import recorder
+from mlflow_debt.errors import MlflowDebtWarning as MlflowDebtWarning  # re-exported (old home)
 
-_local = threading.local()
+DISABLE_ENV = "MLFLOW_DEBT_DISABLE"
+#: The fit-like entry points: each is one outermost call; whatever it fits inside is inner.
+FIT_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit", "fit_resample")
+#: Callers in these packages are library code, not the user's training code.
+_LIBRARY_PREFIXES = ("sklearn.", "imblearn.")
+_GORILLA = "mlflow.utils.gorilla"
+
 _lock = threading.RLock()
-_patched: dict[type, Callable[..., Any]] = {}  # class -> its original fit
+_patched: dict[tuple[type, str], FitDescriptor] = {}
 _base_state: dict[str, Any] = {}
 _finder: _SklearnBaseFinder | None = None
-_active = False  # wrappers left in someone else's chain after uninstall() pass straight through
-
-
-class MlflowDebtWarning(UserWarning):
-    """A problem mlflow-debt met while recording lineage; the user's code carried on."""
+_active = False  # descriptors left in someone else's chain after uninstall() pass straight through
 
 
 def disabled() -> bool:
@@ -50,51 +60,179 @@ def disabled() -> bool:
     return os.environ.get(DISABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _record(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    if disabled():
-        return
+def _from_library(frame: Any) -> bool:
+    """Whether the fit's caller (past MLflow's autolog wrappers and ours) is library code."""
+    for _ in range(12):
+        if frame is None:
+            return False
+        name = frame.f_globals.get("__name__", "")
+        if not isinstance(name, str):
+            return False
+        if not name.startswith(("mlflow.", "mlflow_debt.")):
+            return name.startswith(_LIBRARY_PREFIXES)
+        frame = frame.f_back
+    return False
+
+
+def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run ``bound(*args, **kwargs)`` as a fit-like call of ``owner``; record if outermost."""
+    if not _active:
+        return bound(*args, **kwargs)
+    outer = recorder.enter(inner=_from_library(sys._getframe(2)))
+    try:
+        result = bound(*args, **kwargs)
+    finally:
+        recorder.leave(outer)
+    if outer and not disabled():
+        _record(owner, name, args, kwargs)
+    return result
+
+
+def _record(estimator: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     try:
         X = args[0] if args else kwargs.get("X")
-        from mlflow_debt.capture.recorder import record_fit
-
-        record_fit(estimator, X)
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        recorder.record_fit(estimator, X, kind=kind, y=y)
     except Exception as exc:  # never fail the user's fit
-        warnings.warn(
-            f"mlflow-debt could not record the features of {type(estimator).__name__}.fit: "
-            f"{type(exc).__name__}: {exc}",
-            MlflowDebtWarning,
-            stacklevel=3,
-        )
+        with contextlib.suppress(Exception):
+            recorder.warn_once(
+                None,
+                f"record:{type(exc).__name__}",
+                f"mlflow-debt could not record the features of {type(estimator).__name__}."
+                f"{kind}: {type(exc).__name__}: {exc}",
+                stacklevel=4,
+            )
 
 
-def _wrap(fit: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fit)
-    def fit_and_record(self: Any, *args: Any, **kwargs: Any) -> Any:
+class BoundFit:
+    """``est.fit`` while capture is installed: records around the call, else the bound method.
+
+    Attribute access, equality, hashing, ``repr`` and ``inspect.signature`` are the bound
+    method's; pickling gives ``getattr(est, "fit")`` (no trace of mlflow-debt in the pickle).
+    """
+
+    __slots__ = ("_bound", "_name", "_owner")
+
+    def __init__(self, bound: Any, owner: Any, name: str) -> None:
+        self._bound = bound
+        self._owner = owner
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _call(self._owner, self._name, self._bound, args, kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in BoundFit.__slots__:
+            raise AttributeError(attr)
+        return getattr(self._bound, attr)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self._bound)
+
+    @property  # the bound method's docstring, as help(est.fit) shows without the plugin
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return getattr(self._bound, "__doc__", None)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BoundFit):
+            other = other._bound
+        return bool(self._bound == other)
+
+    def __hash__(self) -> int:
+        return hash(self._bound)
+
+    def __repr__(self) -> str:
+        return repr(self._bound)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (getattr, (self._owner, self._name))
+
+
+class FitDescriptor:
+    """What a patched class holds instead of its fit-like attribute (see the module docstring)."""
+
+    __slots__ = ("_name", "_original")
+
+    def __init__(self, original: Any, name: str) -> None:
+        self._original = original
+        self._name = name
+
+    @property
+    def original(self) -> Any:
+        return self._original
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
+        original = self._original
+        if obj is None:
+            if sys._getframe(1).f_globals.get("__name__") == _GORILLA:
+                return self  # MLflow autolog patching: it wraps us, so both keep working
+            get = getattr(type(original), "__get__", None)
+            return get(original, None, cls) if get is not None else original
+        bound = type(original).__get__(original, obj, cls)  # AttributeError stays (available_if)
         if not _active:
-            return fit(self, *args, **kwargs)
-        depth = getattr(_local, "depth", 0)
-        _local.depth = depth + 1
-        try:
-            result = fit(self, *args, **kwargs)
-        finally:
-            _local.depth = depth
-        if depth == 0:
-            _record(self, args, kwargs)
-        return result
+            return bound
+        return BoundFit(bound, obj, self._name)
 
-    setattr(fit_and_record, _MARK, fit)
-    return fit_and_record
+    def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """As autolog calls ``original(self, *args, **kwargs)``."""
+        bound = type(self._original).__get__(self._original, obj, type(obj))
+        return _call(obj, self._name, bound, args, kwargs)
+
+    # update_wrapper (autolog) copies __module__, __name__, __qualname__, __doc__, __dict__ from
+    # what it wraps: the user's own.
+    def __getattr__(self, attr: str) -> Any:
+        if attr in FitDescriptor.__slots__:
+            raise AttributeError(attr)
+        return getattr(self._original, attr)
+
+    @property
+    def __wrapped__(self) -> Any:
+        return self._original
+
+    @property
+    def __module__(self) -> str:  # type: ignore[override]
+        return str(getattr(self._original, "__module__", __name__))
+
+    @property  # the user's docstring (update_wrapper copies it onto autolog's wrapper)
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return getattr(self._original, "__doc__", None)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self._original)
+
+    def __eq__(self, other: object) -> bool:
+        # gorilla (autolog) compares the class attribute with the raw one: equal to what we wrap
+        if isinstance(other, FitDescriptor):
+            return self is other
+        return bool(other is self._original or other == self._original)
+
+    def __hash__(self) -> int:
+        return object.__hash__(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A class pickled by value (cloudpickle, __main__) carries only the user's function.
+        return (operator.getitem, ([self._original], 0))
+
+
+def _patchable(attr: Any) -> bool:
+    if attr is None or isinstance(attr, (type, staticmethod, classmethod, property, FitDescriptor)):
+        return False
+    if inspect.isfunction(attr):
+        return True
+    # sklearn's available_if (Pipeline.fit_transform, fit_predict): a descriptor we can wrap
+    return type(attr).__name__ == "_AvailableIfDescriptor" and hasattr(type(attr), "__get__")
 
 
 def _wrap_class(cls: type) -> None:
-    fit = cls.__dict__.get("fit")
-    if fit is None or hasattr(fit, _MARK) or not callable(fit) or isinstance(fit, type):
-        return
-    # staticmethod/classmethod/descriptors are left alone: only plain functions are wrapped.
-    if not hasattr(fit, "__code__"):
-        return
-    _patched[cls] = fit
-    cls.fit = _wrap(fit)  # type: ignore[attr-defined]
+    for name in FIT_METHODS:
+        attr = cls.__dict__.get(name)
+        if not _patchable(attr):
+            continue
+        descriptor = FitDescriptor(attr, name)
+        type.__setattr__(cls, name, descriptor)
+        _patched[(cls, name)] = descriptor
 
 
 def _subclasses(root: type) -> list[type]:
@@ -110,25 +248,41 @@ def _subclasses(root: type) -> list[type]:
     return list(seen)
 
 
+def _hook_init_subclass(klass: type) -> None:
+    """Patch each class made from ``klass`` on, *after* ``klass.__init_subclass__`` ran.
+
+    After, because mixins post-process the class once ``super().__init_subclass__`` returned:
+    sklearn's ``_SetOutputMixin`` replaces ``fit_transform`` by its output wrapper then; we wrap
+    that wrapper, so what class access returns is exactly what it is without the plugin.
+    """
+    original = klass.__dict__.get("__init_subclass__")
+
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        if original is not None:
+            original.__func__(cls, **kwargs)
+        else:
+            super(klass, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
+        if _active:
+            with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
+                _wrap_class(cls)
+
+    klass.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    _base_state.setdefault("hooked", []).append((klass, original))
+
+
 def _patch_base(base_module: Any) -> None:
     with _lock:
         if _base_state:
             return
         base = base_module.BaseEstimator
-        original = base.__dict__.get("__init_subclass__")
-
-        def __init_subclass__(cls: type, **kwargs: Any) -> None:
-            if original is not None:
-                original.__func__(cls, **kwargs)
-            else:
-                super(base, cls).__init_subclass__(**kwargs)
-            with contextlib.suppress(Exception):  # a class we cannot wrap is not recorded
-                _wrap_class(cls)
-
-        base.__init_subclass__ = classmethod(__init_subclass__)
-        _base_state.update(base=base, original=original)
+        _hook_init_subclass(base)
+        set_output = sys.modules.get("sklearn.utils._set_output")
+        mixin = getattr(set_output, "_SetOutputMixin", None)
+        if isinstance(mixin, type) and "__init_subclass__" in mixin.__dict__:
+            _hook_init_subclass(mixin)
         for cls in [base, *_subclasses(base)]:
-            _wrap_class(cls)
+            with contextlib.suppress(Exception):
+                _wrap_class(cls)
 
 
 class _SklearnBaseFinder:
@@ -156,11 +310,12 @@ class _SklearnBaseFinder:
             try:
                 _patch_base(module)
             except Exception as exc:
-                warnings.warn(
-                    f"mlflow-debt could not hook scikit-learn: {exc}",
-                    MlflowDebtWarning,
-                    stacklevel=2,
-                )
+                with contextlib.suppress(Exception):
+                    warnings.warn(
+                        f"mlflow-debt could not hook scikit-learn: {exc}",
+                        MlflowDebtWarning,
+                        stacklevel=2,
+                    )
 
         # The loader is this module's own instance: replacing its method patches only this import.
         loader.exec_module = exec_and_patch  # type: ignore[method-assign]
@@ -193,13 +348,18 @@ def install() -> None:
                 _finder = _SklearnBaseFinder()
                 sys.meta_path.insert(0, _finder)
     except Exception as exc:
-        warnings.warn(
-            f"mlflow-debt could not install its hook: {exc}", MlflowDebtWarning, stacklevel=2
-        )
+        with contextlib.suppress(Exception):
+            warnings.warn(
+                f"mlflow-debt could not install its hook: {exc}", MlflowDebtWarning, stacklevel=2
+            )
 
 
 def uninstall() -> None:
-    """Undo :func:`install`: every wrapped ``fit`` and ``__init_subclass__`` is restored."""
+    """Undo :func:`install`: every patched attribute and ``__init_subclass__`` is restored.
+
+    An attribute someone else replaced since (MLflow autolog's wrapper) is left as it is; the
+    descriptor it wraps passes straight through from now on.
+    """
     global _active
     from mlflow_debt.capture import engines
 
@@ -207,17 +367,17 @@ def uninstall() -> None:
     with _lock:
         _active = False
         _remove_finder()
-        for cls, fit in list(_patched.items()):
-            if getattr(cls.__dict__.get("fit"), _MARK, None) is fit:
-                cls.fit = fit  # type: ignore[attr-defined]
+        for (cls, name), descriptor in list(_patched.items()):
+            if cls.__dict__.get(name) is descriptor:
+                type.__setattr__(cls, name, descriptor.original)
         _patched.clear()
-        if _base_state:
-            base, original = _base_state["base"], _base_state["original"]
+        for klass, original in reversed(_base_state.get("hooked", [])):
             if original is not None:
-                base.__init_subclass__ = original
+                klass.__init_subclass__ = original
             else:
-                del base.__init_subclass__
-            _base_state.clear()
+                del klass.__init_subclass__
+        _base_state.clear()
+        recorder.uninstall_log_model_hook()
 
 
 def installed() -> bool:

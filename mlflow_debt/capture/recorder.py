@@ -1,130 +1,776 @@
-"""Recording a fit's features: a snapshot in the fit, profiling and the write in the background.
+"""Recording fits' features: attribution in the fit, profiling and the write in the background.
 
-``record_fit`` is what the sklearn hook calls after an outermost fit. The fit only pays for a
-snapshot (a strided copy of at most 10,000 rows and the pipeline's preprocessing); profiling and
-the write to MLflow run on one background thread. Its work is always finished before the process
-exits (concurrent.futures joins its workers at exit), so ``mlflow run`` and scripts lose nothing;
-a process that wants to read the tags back at once calls :func:`flush`.
+Interface for the engines (the sklearn hook, Spark, native xgboost/lightgbm)
+-----------------------------------------------------------------------------
+``outermost_call(kind)``
+    A context manager around a fit-like call (``kind`` names it: ``"fit"``, ``"partial_fit"``,
+    ``"xgboost.train"``, ...). It yields ``True`` only for the *outermost* fit-like call of this
+    thread in this process, and ``False`` for a call made inside another one (a Pipeline's steps,
+    a search's candidates), for a call in a joblib worker thread while another thread of this
+    process is inside an outermost call, and for every call in a process that inherited the
+    marker of a capturing parent (loky workers, a fork made during a fit: :data:`OUTER_ENV`
+    names the pid of the process inside an outermost call; a child process sees another pid).
+    Only a ``True`` call records. Cheap (a thread-local counter); never raises.
+``record_fit(estimator, X, *, kind="fit", y=None)``
+    What the sklearn hook calls after an outermost call returned: takes a snapshot of ``X`` (a
+    strided copy of at most 10,000 rows and the fitted pipeline's preprocessing) and attributes
+    the fit to the active run. Profiling and the store write happen later, on a writer thread.
+``record_features(records, source, run_id=None, *, model=None) -> FeatureSet | None``
+    For engines that profile on their own: already-made :class:`FeatureRecord`\\ s, attributed
+    like a fit (``model`` is the fitted model object, so a later ``log_model`` of that object puts
+    these features on its LoggedModel) and written before it returns (synchronously). Returns
+    the recorded set, ``None`` outside a run.
 
-``record_features`` is the entry point for engines that profile on their own (Spark, native
-xgboost/lightgbm): already-made :class:`FeatureRecord`s, written like a fit's.
+Attribution (see docs/lineage.md)
+---------------------------------
+Every recorded fit of a run is kept, in order, with its estimator class, kind and thread. The
+run's own ``mlflow_debt.*`` feature tags describe *one* of them: the fit of the model last logged
+from the run (matched by identity: the object passed to any flavor's ``log_model``, or a search's
+``best_estimator_``; else by the logged signature's input names), else an explicit
+``log_features``, else the last fit of a *predictor* (a classifier or regressor, else anything fit
+with ``y`` that predicts) on the main thread, else the last recorded fit. The others are listed in
+``mlflow_debt.other_fits``. A logged model's features also go onto its LoggedModel's tags (same
+schema).
+
+Writing
+-------
+One daemon writer thread, started on demand, exits when it has nothing left to do. It waits a
+short debounce (:data:`DEBOUNCE_S`) so that a loop of fits costs one write, profiles only the fits
+it writes, and writes only tags that changed. At interpreter exit the wait for it is bounded
+(:data:`EXIT_TIMEOUT_ENV`, 10 s by default), then one :class:`MlflowDebtWarning` says what was not
+recorded. Fork safety: no store call is in flight across a ``fork()`` (the writer's store lock is
+taken before it), and a forked child starts with no writer, no queue and no inherited
+attribution; it writes synchronously (a ``multiprocessing`` child may exit through ``os._exit``).
+
+Why one module of ~700 lines: the guard, the attribution, the writer, the ``Model.log`` hook and
+the fork handlers share one lock and one process state that a fork must reset together; split
+along the section comments below when one of them grows.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import itertools
+import os
 import threading
+import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_debt import tags
-from mlflow_debt.capture import profile as capture
+from mlflow_debt.errors import MlflowDebtWarning
 from mlflow_debt.tags import FeatureRecord, FeatureSet
 
-# run_id -> (names, dtypes) this process recorded there: a second fit on the same columns in the
-# same run (cross-validation loops, re-fits) writes nothing more.
-_recorded: dict[str, tuple[tuple[str, str], ...]] = {}
-_warned_unnamed: set[str] = set()
-_lock = threading.Lock()
+#: Set (to this process's pid) while a thread of the process is inside an outermost fit-like
+#: call, so that child processes made for that call (joblib's loky workers, a fork) never write.
+OUTER_ENV = "MLFLOW_DEBT_OUTER_FIT"
+#: Seconds the interpreter waits at exit for unwritten features (default 10).
+EXIT_TIMEOUT_ENV = "MLFLOW_DEBT_EXIT_TIMEOUT"
+DEFAULT_EXIT_TIMEOUT_S = 10.0
+#: The writer waits this long after a fit for more fits of the same run (a loop costs one write).
+DEBOUNCE_S = 0.5
+#: While fits keep coming, the wait doubles up to this (flush() and exit never wait for it).
+MAX_DELAY_S = 8.0
+#: The compact list of the run's other fits.
+OTHER_FITS_KEY = tags.OTHER_FITS_KEY
+#: Longest ``other_fits`` value (MLflow truncates tag values at 8,000 characters).
+OTHER_FITS_MAX = 6_000
+#: Samples kept in memory per run for fits that may still be logged (the others are dropped).
+MAX_SAMPLES_PER_RUN = 16
+
+_local = threading.local()
+_lock = threading.RLock()  # guards the state below; never held across a store call
+_io_lock = threading.Lock()  # held by whoever talks to the store on our behalf
+_outer_count = 0  # threads of this process inside an outermost call
+_saved_env: str | None = None
 
 
-def _is_dataframe(X: Any) -> bool:
-    return capture.is_frame(X)
+# --- the outermost-call guard ---------------------------------------------------------------
 
 
-_executor: ThreadPoolExecutor | None = None
-_pending: list[Future[Any]] = []
+def _inherited() -> bool:
+    marker = os.environ.get(OUTER_ENV)
+    return bool(marker) and marker != str(os.getpid())
 
 
-def _write(
-    run_id: str, records: list[FeatureRecord], source: str, tracking_uri: str | None = None
-) -> FeatureSet:
+def _is_pool_thread() -> bool:
+    """A worker thread of a ``multiprocessing.pool.ThreadPool`` (joblib's threading backend)."""
+    t = threading.current_thread()
+    return type(t).__module__ == "multiprocessing.dummy" or type(t).__name__ == "DummyProcess"
+
+
+def enter(*, inner: bool = False) -> bool:
+    """Start a fit-like call; True if it is the outermost one (see :func:`outermost_call`).
+
+    ``inner=True`` forces the call (and everything inside it) to be inner, e.g. a fit made by a
+    library function. Every :func:`enter` must be paired with :func:`leave` (with its result).
+    """
+    global _outer_count, _saved_env
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
+    if depth or inner:
+        return False
+    try:
+        if _inherited() or (_outer_count and _is_pool_thread()):
+            return False
+        with _lock:
+            _outer_count += 1
+            if _outer_count == 1:
+                _saved_env = os.environ.get(OUTER_ENV)
+                os.environ[OUTER_ENV] = str(os.getpid())
+    except Exception:
+        return False
+    return True
+
+
+def leave(outer: bool) -> None:
+    """End a call started with :func:`enter`."""
+    global _outer_count
+    _local.depth = max(getattr(_local, "depth", 1) - 1, 0)
+    if not outer:
+        return
+    try:
+        with _lock:
+            _outer_count = max(_outer_count - 1, 0)
+            if _outer_count == 0:
+                if _saved_env is None:
+                    os.environ.pop(OUTER_ENV, None)
+                else:
+                    os.environ[OUTER_ENV] = _saved_env
+    except Exception:
+        pass
+
+
+@contextlib.contextmanager
+def outermost_call(kind: str) -> Iterator[bool]:
+    """Around a fit-like call: yields True only for the outermost one (module docstring)."""
+    del kind  # part of the interface: engines name what they guard
+    outer = enter()
+    try:
+        yield outer
+    finally:
+        leave(outer)
+
+
+# --- warnings -------------------------------------------------------------------------------
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_once(run_id: str | None, cause: str, message: str, stacklevel: int = 2) -> None:
+    """One :class:`MlflowDebtWarning` per run and cause; a filter set to error cannot escape."""
+    with _lock:
+        if (run_id or "", cause) in _warned:
+            return
+        _warned.add((run_id or "", cause))
+    # "-W error" turns the warning into an exception: the user's code goes on regardless
+    with contextlib.suppress(Exception):
+        warnings.warn(message, MlflowDebtWarning, stacklevel=stacklevel + 1)
+
+
+# --- what a run trained --------------------------------------------------------------------
+
+_order = itertools.count(1)
+
+
+@dataclass(eq=False)
+class _Fit:
+    order: int
+    source: str
+    kind: str
+    thread: str
+    main: bool
+    score: int  # 3 explicit, 2 classifier/regressor, 1 supervised predictor, 0 other
+    key: tuple[tuple[str, str], ...]
+    sample: Any = None
+    pre: dict[str, str] = field(default_factory=dict)
+    records: list[FeatureRecord] | None = None
+    model: weakref.ref[Any] | None = None
+    refs: list[weakref.ref[Any]] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        return self.model is not None and self.model() is not None
+
+
+@dataclass(eq=False)
+class _Run:
+    tracking_uri: str | None
+    fits: list[_Fit] = field(default_factory=list)
+    logged: _Fit | None = None
+    to_models: dict[str, _Fit] = field(default_factory=dict)  # model_id -> fit, unwritten
+    written: dict[str, str] = field(default_factory=dict)
+
+
+_runs: dict[str, _Run] = {}
+_by_model: dict[int, tuple[str, _Fit]] = {}  # id(fitted model) -> (run_id, fit)
+_dirty: dict[str, None] = {}
+_writer: threading.Thread | None = None
+_idle = threading.Event()
+_idle.set()
+_wake = threading.Event()
+_in_flight: list[str] = []  # the run the writer is writing now
+_delay = DEBOUNCE_S
+_last_write = 0.0
+_forked_child = False
+_atexit_registered = False
+
+
+def is_dataframe(X: Any) -> bool:
+    """A pandas or polars DataFrame (polars is never imported for other input)."""
+    from mlflow_debt.capture import profile
+
+    return profile.is_frame(X)
+
+
+def positional_names(columns: Any) -> bool:
+    """Whether column labels are positions (a ``RangeIndex`` or all integers), not names."""
+    if type(columns).__name__ == "RangeIndex":
+        return True
+    labels = list(columns)
+    return bool(labels) and all(
+        isinstance(c, int) or (type(c).__module__ == "numpy" and "int" in type(c).__name__)
+        for c in labels
+    )
+
+
+def _score(estimator: Any, y_given: bool) -> int:
+    try:
+        from sklearn.base import is_classifier, is_regressor
+
+        if is_classifier(estimator) or is_regressor(estimator):
+            return 2
+        from sklearn.utils import get_tags
+
+        kind = get_tags(estimator).estimator_type
+    except Exception:
+        kind = None
+    if y_given and kind not in ("outlier_detector", "clusterer") and hasattr(estimator, "predict"):
+        return 1
+    return 0
+
+
+def _thread_label() -> tuple[str, bool]:
+    t = threading.current_thread()
+    main = t is threading.main_thread()
+    return ("main" if main else t.name), main
+
+
+def _run_id_here() -> str | None:
     from mlflow_debt import store
 
-    encoded = tags.encode(records, source)
-    store.set_run_tags(store.get_client(tracking_uri), run_id, encoded)
-    key = tuple((r.name, r.dtype) for r in records)
+    run_id = store.active_run_id()
+    if run_id is None and threading.current_thread() is not threading.main_thread():
+        run_id = store.main_thread_run_id()
+    return run_id
+
+
+def _forget_model(key: int, fit: _Fit) -> None:
     with _lock:
-        _recorded[run_id] = key
+        if _by_model.get(key, (None, None))[1] is fit:
+            del _by_model[key]
+
+
+def _forgetter(key: int, fit: _Fit) -> Any:
+    def forget(_ref: weakref.ref[Any]) -> None:
+        _forget_model(key, fit)
+
+    return forget
+
+
+def _remember_model(run_id: str, fit: _Fit, model: Any) -> None:
+    objs = [model]
+    best = getattr(model, "best_estimator_", None)  # a search: its refit model is logged too
+    if best is not None:
+        objs.append(best)
+    for i, obj in enumerate(objs):
+        try:
+            key = id(obj)
+            ref = weakref.ref(obj, _forgetter(key, fit))
+        except TypeError:
+            continue
+        if i == 0:
+            fit.model = ref
+        else:  # the weak reference (and its callback) lives as long as the fit's record
+            fit.refs.append(ref)
+        _by_model[key] = (run_id, fit)
+
+
+def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> _Run:
+    with _lock:
+        run = _runs.get(run_id)
+        if run is None:
+            run = _runs[run_id] = _Run(tracking_uri)
+        previous = _by_model.get(id(model)) if model is not None else None
+        if previous is not None and previous[0] == run_id and previous[1].key == fit.key:
+            # the same model again on the same columns (partial_fit loops, re-fits): one entry
+            old = previous[1]
+            old.order, old.sample, old.pre, old.records = (
+                fit.order,
+                fit.sample,
+                fit.pre,
+                fit.records,
+            )
+            old.kind = fit.kind
+            run.fits.remove(old)
+            run.fits.append(old)
+            return run
+        run.fits.append(fit)
+        if model is not None:
+            _remember_model(run_id, fit, model)
+        with_samples = [f for f in run.fits if f.sample is not None]
+        for old in with_samples[:-MAX_SAMPLES_PER_RUN]:
+            if not old.alive() and old is not run.logged:
+                old.sample = None  # its fingerprints stay unknown if it is ever written
+    _install_log_model_hook()
+    return run
+
+
+def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> None:
+    """Attribute an outermost fit on ``X`` to the active run (profiling happens later)."""
+    run_id = _run_id_here()
+    if run_id is None:
+        # Outside a run nothing is written (never create one), but a model fit now and logged
+        # later inside a run ("fit, then start_run and log_model") still gets its features.
+        if is_dataframe(X) and not positional_names(X.columns):
+            _remember_outside_run(estimator, X, kind, y)
+        return
+    name = type(estimator).__name__
+    if not is_dataframe(X):
+        if X is not None:
+            warn_once(
+                run_id,
+                "unnamed",
+                f"mlflow-debt: {name}.{kind} got a {type(X).__name__} without column names, so "
+                "its features were not recorded. Fit on a pandas DataFrame with named columns, "
+                "or call mlflow_debt.log_features(X, names=[...]).",
+                stacklevel=5,
+            )
+        return
+    if positional_names(X.columns):
+        warn_once(
+            run_id,
+            "positional",
+            f"mlflow-debt: {name}.{kind} got a DataFrame whose columns are positions (0, 1, ...), "
+            "not names, so its features were not recorded (unrelated models would seem to share "
+            "feature 0). Name the columns (pd.DataFrame(X, columns=[...])) or call "
+            "mlflow_debt.log_features(X, names=[...]).",
+            stacklevel=5,
+        )
+        return
+    import mlflow
+
+    from mlflow_debt.capture import profile
+
+    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
+    sample, pre = profile.snapshot(X, estimator)
+    thread, main = _thread_label()
+    fit = _Fit(
+        next(_order), f"sklearn:{name}", kind, thread, main, _score(estimator, y is not None), key
+    )
+    fit.sample, fit.pre = sample, pre
+    _add(run_id, fit, estimator, mlflow.get_tracking_uri())
+    _schedule(run_id)
+
+
+#: Fits made outside any run, kept (while their model lives) for a later log_model in a run.
+_OUTSIDE = ""
+MAX_OUTSIDE_FITS = 4
+
+
+def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
+    import mlflow
+
+    from mlflow_debt.capture import profile
+
+    with _lock:
+        bucket = _runs.get(_OUTSIDE)
+        if bucket is not None:  # only models still alive, and only the last few
+            bucket.fits = [f for f in bucket.fits if f.alive()][-(MAX_OUTSIDE_FITS - 1) :]
+    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
+    sample, pre = profile.snapshot(X, estimator)
+    thread, main = _thread_label()
+    fit = _Fit(
+        next(_order),
+        f"sklearn:{type(estimator).__name__}",
+        kind,
+        thread,
+        main,
+        _score(estimator, y is not None),
+        key,
+    )
+    fit.sample, fit.pre = sample, pre
+    _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
+
+
+def record_features(
+    records: list[FeatureRecord],
+    source: str,
+    run_id: str | None = None,
+    *,
+    model: object | None = None,
+) -> FeatureSet | None:
+    """Attribute already-profiled features to ``run_id`` (else the active run) and write them.
+
+    ``model`` is the fitted model object: a later ``log_model`` of it puts these features on its
+    LoggedModel. Written before this returns. ``None`` outside a run.
+    """
+    run_id = run_id or _run_id_here()
+    if run_id is None:
+        return None
+    return _explicit(run_id, records, source, model=model, score=2)
+
+
+def _explicit(
+    run_id: str, records: list[FeatureRecord], source: str, *, model: object | None, score: int
+) -> FeatureSet:
+    import mlflow
+
+    thread, main = _thread_label()
+    key = tuple((r.name, r.dtype) for r in records)
+    fit = _Fit(next(_order), source, "record", thread, main, score, key)
+    fit.records = list(records)
+    _add(run_id, fit, model, mlflow.get_tracking_uri())
+    _write_run(run_id)
+    encoded = tags.encode(records, source)
     return FeatureSet(tuple(records), source, encoded[tags.DIGEST_KEY])
 
 
-def _capture_in_background(
-    run_id: str, sample: Any, pre: dict[str, str], source: str, tracking_uri: str
-) -> None:
-    try:
-        _write(run_id, capture.describe_sample(sample, pre), source, tracking_uri)
-    except Exception as exc:  # never surfaces in the user's code: one warning
-        with _lock:
-            _recorded.pop(run_id, None)
-        from mlflow_debt.capture.hook import MlflowDebtWarning
+def log_explicit(run_id: str, records: list[FeatureRecord]) -> FeatureSet:
+    """What :func:`mlflow_debt.log_features` records: it wins over automatic fits of the run."""
+    return _explicit(run_id, records, "log_features", model=None, score=3)
 
-        warnings.warn(
-            f"mlflow-debt could not record the features of run {run_id}: "
-            f"{type(exc).__name__}: {exc}",
-            MlflowDebtWarning,
-            stacklevel=2,
+
+# --- choosing and writing -------------------------------------------------------------------
+
+
+def _choose(run: _Run) -> _Fit | None:
+    if run.logged is not None:
+        return run.logged
+    if not run.fits:
+        return None
+    main = [f for f in run.fits if f.main] or run.fits
+    return max(main, key=lambda f: (f.score, f.order))
+
+
+def _records(fit: _Fit) -> list[FeatureRecord]:
+    if fit.records is None:
+        if fit.sample is not None:
+            from mlflow_debt.capture import profile
+
+            fit.records = profile.describe_sample(fit.sample, fit.pre)
+        else:
+            fit.records = [FeatureRecord(n, d, tags.UNKNOWN) for n, d in fit.key]
+        fit.sample = None
+    return fit.records
+
+
+def _names_digest(fit: _Fit) -> str:
+    return tags.digest(FeatureRecord(n, d, "") for n, d in fit.key)[:8]
+
+
+def other_fits_value(fits: list[_Fit], primary: _Fit) -> str:
+    """``#order kind source n_features columns-digest thread [xN]``, ``;``-separated, in order."""
+    groups: dict[tuple[str, str, tuple[tuple[str, str], ...], str], list[_Fit]] = {}
+    for f in fits:
+        if f is not primary:
+            groups.setdefault((f.source, f.kind, f.key, f.thread), []).append(f)
+    items = []
+    for (source, kind, key, thread), same in groups.items():
+        first = same[0]
+        times = f" x{len(same)}" if len(same) > 1 else ""
+        items.append(
+            (
+                first.order,
+                f"#{first.order} {kind} {source} {len(key)}f "
+                f"{_names_digest(first)} {thread}{times}",
+            )
         )
+    items.sort()
+    out: list[str] = []
+    size = 0
+    for i, (_, text) in enumerate(items):
+        if size + len(text) + 2 > OTHER_FITS_MAX:
+            out.append(f"+{len(items) - i} more")
+            break
+        out.append(text)
+        size += len(text) + 2
+    return "; ".join(out)
 
 
-def _submit(*args: Any) -> Future[Any]:
-    global _executor
+def _write_run(run_id: str) -> None:
+    """Bring ``run_id``'s tags (and its logged models') up to date with what it trained."""
+    from mlflow_debt import store
+
     with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-debt")
-        future = _executor.submit(_capture_in_background, *args)
-        _pending[:] = [f for f in _pending if not f.done()] + [future]
-    return future
+        run = _runs.get(run_id)
+        if run is None:
+            return
+        primary = _choose(run)
+        fits = list(run.fits)
+        to_models = dict(run.to_models)
+        run.to_models.clear()
+        written = dict(run.written)
+    wanted: dict[str, str] = {}
+    if primary is not None:
+        wanted = tags.encode(_records(primary), primary.source)
+        if len(fits) > 1:
+            wanted[OTHER_FITS_KEY] = other_fits_value(fits, primary)
+    changed = {k: v for k, v in wanted.items() if written.get(k) != v}
+    model_tags = {mid: tags.encode(_records(f), f.source) for mid, f in to_models.items()}
+    if not changed and not model_tags:
+        return
+    try:
+        with _io_lock:
+            client = store.get_client(run.tracking_uri)
+            if changed:
+                store.set_run_tags(client, run_id, changed)
+            for model_id, encoded in model_tags.items():
+                store.set_logged_model_tags(client, model_id, encoded)
+    except BaseException:
+        with _lock:  # try again on the next write
+            for mid, f in to_models.items():
+                run.to_models.setdefault(mid, f)
+        raise
+    with _lock:
+        run.written.update(changed)
+
+
+def _schedule(run_id: str) -> None:
+    global _writer
+    if _forked_child:
+        try:
+            _write_run(run_id)
+        except Exception as exc:
+            _warn_write_failed(run_id, exc)
+        return
+    with _lock:
+        _dirty[run_id] = None
+        _idle.clear()
+        if _writer is None or not _writer.is_alive():
+            _register_atexit()
+            _writer = threading.Thread(target=_writer_loop, name="mlflow-debt-writer", daemon=True)
+            _writer.start()
+
+
+def _warn_write_failed(run_id: str, exc: BaseException) -> None:
+    warn_once(
+        run_id,
+        "write",
+        f"mlflow-debt could not record the features of run {run_id}: {type(exc).__name__}: {exc}",
+    )
+
+
+def _writer_loop() -> None:
+    """Write what fits left to write, then end: the thread never outlives its work."""
+    global _writer, _delay, _last_write
+    if time.monotonic() - _last_write > MAX_DELAY_S:
+        _delay = DEBOUNCE_S  # a quiet spell: the next fit is written soon
+    while True:
+        _wake.wait(_delay)  # let a loop of fits settle; flush() and exit wake it at once
+        _delay = min(_delay * 2, MAX_DELAY_S)  # a long loop of fits: fewer and fewer writes
+        with _lock:
+            run_ids = list(_dirty)
+            _dirty.clear()
+        for run_id in run_ids:
+            _in_flight[:] = [run_id]
+            try:
+                _write_run(run_id)
+            except Exception as exc:  # never surfaces in the user's code: one warning
+                _warn_write_failed(run_id, exc)
+            finally:
+                _in_flight.clear()
+        _last_write = time.monotonic()
+        with _lock:
+            if not _dirty:
+                _writer = None
+                _idle.set()
+                return
 
 
 def flush(timeout: float | None = 60.0) -> bool:
     """Wait until features captured in the background are written; True if all were."""
+    if _idle.is_set():
+        return True
+    _wake.set()
+    try:
+        return _idle.wait(timeout)
+    finally:
+        with _lock:
+            if _idle.is_set() or not _dirty:
+                _wake.clear()
+
+
+def _exit_timeout() -> float:
+    try:
+        return max(float(os.environ.get(EXIT_TIMEOUT_ENV, DEFAULT_EXIT_TIMEOUT_S)), 0.0)
+    except ValueError:
+        return DEFAULT_EXIT_TIMEOUT_S
+
+
+def _at_exit() -> None:
+    if _forked_child or _idle.is_set():
+        return
+    timeout = _exit_timeout()
+    start = time.monotonic()
+    if flush(timeout):
+        return
     with _lock:
-        pending = list(_pending)
-    _, not_done = wait_for(pending, timeout=timeout)
-    return not not_done
+        runs = sorted(
+            set(_dirty) | set(_in_flight) | {r for r, run in _runs.items() if run.to_models}
+        )
+    pending = ", ".join(runs) or "the run being written"
+    warn_once(
+        None,
+        "exit",
+        f"mlflow-debt gave up after {time.monotonic() - start:.0f} s at exit waiting for the "
+        f"tracking server; the features of {pending} may not be recorded "
+        f"(set {EXIT_TIMEOUT_ENV} to wait longer).",
+    )
 
 
-def record_fit(estimator: Any, X: Any) -> Future[Any] | None:
-    """Record ``X``'s features on the active run after ``fit`` (in the background).
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_at_exit)
+        _atexit_registered = True
 
-    Returns the background job, or None if there was nothing to record.
-    """
-    from mlflow_debt import store
 
-    run_id = store.active_run_id()
-    if run_id is None:
-        return None  # outside a run: never create one
-    if not _is_dataframe(X):
-        if X is not None and run_id not in _warned_unnamed and run_id not in _recorded:
-            _warned_unnamed.add(run_id)
-            warnings.warn(
-                f"mlflow-debt: {type(estimator).__name__} was fit on {type(X).__name__} without "
-                "column names, so its features were not recorded. Fit on a pandas DataFrame, or "
-                "call mlflow_debt.log_features(X, names=[...]).",
-                stacklevel=4,
-            )
-        return None
-    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
+# --- logged models --------------------------------------------------------------------------
+
+_log_hook: dict[str, Any] = {}
+
+
+def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -> None:
+    model_id = getattr(info, "model_id", None)
+    if not model_id:
+        return
     with _lock:
-        if _recorded.get(run_id) == key:
-            return None
-        _recorded[run_id] = key
-    import mlflow
+        found: tuple[str, _Fit] | None = None
+        for value in itertools.chain(kwargs.values(), args):
+            hit = _by_model.get(id(value))
+            if hit is not None:
+                found = hit
+                break
+        if found is None:  # no identity: the logged signature's input names
+            run_id = getattr(info, "run_id", None)
+            names = _signature_names(info)
+            run = _runs.get(run_id or "")
+            if run is None or not names:
+                return
+            same = [f for f in run.fits if [n for n, _ in f.key] == names]
+            if not same:
+                return
+            found = (run_id or "", same[-1])
+        run_id, fit = found
+        if run_id == _OUTSIDE:  # fit before the run: it becomes the run's (logged) fit
+            target = getattr(info, "run_id", None)
+            if not target:
+                return
+            outside = _runs[_OUTSIDE]
+            if fit in outside.fits:
+                outside.fits.remove(fit)
+            run = _runs.get(target)
+            if run is None:  # the store of this log_model, not of the fit's moment
+                import mlflow
 
-    sample, pre = capture.snapshot(X, estimator)
-    source = f"sklearn:{type(estimator).__name__}"
-    return _submit(run_id, sample, pre, source, mlflow.get_tracking_uri())
+                run = _runs[target] = _Run(mlflow.get_tracking_uri())
+            run.fits.append(fit)
+            for key, (rid, f) in list(_by_model.items()):
+                if f is fit and rid == _OUTSIDE:
+                    _by_model[key] = (target, fit)
+            run_id = target
+        run = _runs[run_id]
+        run.logged = fit
+        run.to_models[model_id] = fit
+    _schedule(run_id)
 
 
-def record_features(
-    records: list[FeatureRecord], source: str, run_id: str | None = None
-) -> FeatureSet | None:
-    """Write already-profiled features to ``run_id`` (else the active run); None outside a run."""
-    from mlflow_debt import store
+def _signature_names(info: Any) -> list[str]:
+    try:
+        names = info.signature.inputs.input_names()
+    except Exception:
+        return []
+    return [str(n) for n in names]
 
-    run_id = run_id or store.active_run_id()
-    if run_id is None:
-        return None
-    return _write(run_id, records, source)
+
+def _install_log_model_hook() -> None:
+    """Wrap ``mlflow.models.Model.log`` (what every flavor's ``log_model`` and autolog call)."""
+    if _log_hook:
+        return
+    try:
+        from mlflow.models import Model
+    except Exception:
+        return
+    with _lock:
+        if _log_hook:
+            return
+        original = Model.__dict__.get("log")
+        if not isinstance(original, classmethod):
+            return
+        func = original.__func__
+
+        def log(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            info = func(cls, *args, **kwargs)
+            with contextlib.suppress(Exception):  # never fails the user's log_model
+                _on_model_logged(args, kwargs, info)
+            return info
+
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            with contextlib.suppress(Exception):
+                setattr(log, attr, getattr(func, attr))
+        log.__wrapped__ = func  # type: ignore[attr-defined]
+        wrapped = classmethod(log)
+        Model.log = wrapped  # type: ignore[method-assign]
+        _log_hook.update(cls=Model, original=original, wrapped=wrapped)
+
+
+def uninstall_log_model_hook() -> None:
+    with _lock:
+        if _log_hook and _log_hook["cls"].__dict__.get("log") is _log_hook["wrapped"]:
+            _log_hook["cls"].log = _log_hook["original"]
+        _log_hook.clear()
+
+
+# --- fork safety ----------------------------------------------------------------------------
+
+_fork_held: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    # No store call in flight across the fork (a child would inherit a connection mid-use);
+    # bounded, so a hung server cannot stop the user's fork.
+    if _io_lock.acquire(timeout=5.0):
+        _fork_held.append(_io_lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _fork_held:
+        _fork_held.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _io_lock, _writer, _forked_child, _outer_count, _idle, _wake
+    _fork_held.clear()
+    _lock = threading.RLock()
+    _io_lock = threading.Lock()
+    _writer = None
+    _forked_child = True
+    _outer_count = 0
+    _dirty.clear()
+    _runs.clear()
+    _by_model.clear()
+    _idle = threading.Event()
+    _idle.set()
+    _wake = threading.Event()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
