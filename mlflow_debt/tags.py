@@ -8,7 +8,7 @@ A run's feature set is written as plain ``str -> str`` run tags under the prefix
     mlflow_debt.digest      9f2c4e1a0b3d5e6f       sha256 of the ordered (name, dtype, fingerprint)
     mlflow_debt.source      sklearn:Pipeline       who recorded it (sklearn:<class>, log_features,
                                                    backfill:dataset, backfill:signature)
-    mlflow_debt.f.000       user_age · float64 · num:+:m1.6:s1.1:na0
+    mlflow_debt.f.000       user_age · float64 · num:+:mp1.6:s1.1:na0
     mlflow_debt.f.001       plan · str · cat:k3:h5d41
     ...
 
