@@ -154,3 +154,23 @@ def test_backfill_tags_logged_models_from_their_signature_once(
     assert second["models_from_signature"] == [] and second["tagged"] == 0
     assert second["models_already_tagged"] == 1
     assert client.get_logged_model(info.model_id).tags == lm_tags
+
+
+def test_a_version_whose_logged_model_has_features_is_no_lineage_gap_without_a_run(
+    client, tracking_uri
+) -> None:
+    """The LoggedModel is the lineage: a version registered from it with no source run has it."""
+    exp = client.create_experiment("registry-only")
+    model = client.create_logged_model(
+        exp, name="scorer", tags=feature_tags({"user_age": OLD_AGE}, "sklearn:Pipeline")
+    )
+    client.finalize_logged_model(model.model_id, "READY")
+    bare = client.create_logged_model(exp, name="bare")
+    client.finalize_logged_model(bare.model_id, "READY")
+    client.create_registered_model("runless")
+    for m in (model, bare):
+        client.create_model_version("runless", source=f"models:/{m.model_id}", model_id=m.model_id)
+    data = cli_json("report", "--tracking-uri", tracking_uri)
+    (check,) = [c for c in data["checks"] if c["id"] == "lineage-gap"]
+    (gap,) = check["findings"]
+    assert gap["detail"]["no_source_run"] == [2]  # version 1's LoggedModel carries its features

@@ -275,13 +275,12 @@ def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]])
     findings = []
     applicable = {name for name, vs in by_model.items() if vs}
     for name in sorted(applicable):
-        no_run = [v for v in by_model[name] if not v.run_id or not v.run_found]
-        untagged = [v for v in by_model[name] if v.run_found and v.run_id and v.features is None]
-        partial = [
-            v
-            for v in by_model[name]
-            if v.run_found and v.features is not None and not v.features_complete
+        # A version whose LoggedModel carries the features has lineage even if its run is gone.
+        no_run = [
+            v for v in by_model[name] if (not v.run_id or not v.run_found) and v.features is None
         ]
+        untagged = [v for v in by_model[name] if v.run_found and v.run_id and v.features is None]
+        partial = [v for v in by_model[name] if v.features is not None and not v.features_complete]
         parts = []
         if untagged:
             parts.append(f"{_numbers(untagged)}: source run has no feature tags")
