@@ -10,7 +10,7 @@ once. Nothing here issues one call per run.
 of an exception: a 500 or a 403 is a server error (exit 3) whatever its message says.
 
 Why one module of ~700 lines: it is the seam the rest of the package is tested against (faults
-are injected here, and a grep for ``page_token`` or ``MlflowException`` must find only this
+are injected here, and a grep for ``page_token`` must find only this
 file). Its sections (clients and store checks, error mapping, paging, by-id batches, registry
 readers, writes) are small and share the error mapping; split it into a ``store/`` package
 when a section outgrows that.
