@@ -12,9 +12,15 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-echo "Installing mlflow-debt into .venv (a minute on a fresh machine)..."
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+# With a Java runtime the demo also trains a model on Spark, so it installs the spark extra.
+if command -v java >/dev/null 2>&1; then
+  echo "Installing mlflow-debt[spark] into .venv (Java found; a few minutes on a fresh machine)..."
+  .venv/bin/python -m pip install --quiet -e ".[spark]"
+else
+  echo "Installing mlflow-debt into .venv (a minute on a fresh machine; no Java: no Spark model)..."
+  .venv/bin/python -m pip install --quiet -e .
+fi
 export PATH="$ROOT/.venv/bin:$PATH"
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true GIT_PYTHON_REFRESH=quiet
 
