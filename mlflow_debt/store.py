@@ -709,7 +709,7 @@ def active_run_id() -> str | None:
     """
     run = mlflow.active_run()
     if run is not None:
-        return run.info.run_id
+        return str(run.info.run_id)
     from mlflow.environment_variables import MLFLOW_RUN_ID
 
     return MLFLOW_RUN_ID.get() or None

@@ -257,7 +257,7 @@ def _hook_init_subclass(klass: type) -> None:
     """
     original = klass.__dict__.get("__init_subclass__")
 
-    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+    def __init_subclass__(cls: type, /, **kwargs: Any) -> None:
         if original is not None:
             original.__func__(cls, **kwargs)
         else:

@@ -64,7 +64,7 @@ MAX_NODES = 1_000_000
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _UniqueKeyLoader(_SafeLoader):
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs: Any
     """A safe loader that refuses duplicate keys (plain YAML keeps the last one silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -80,7 +80,8 @@ class _UniqueKeyLoader(_SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def _kind(value: object) -> str:

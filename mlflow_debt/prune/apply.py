@@ -20,6 +20,7 @@ from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune import audit
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.history import (
+    AUDIT_EXPERIMENT,
     DELETED,
     FAILED,
     PLANNED,
@@ -225,6 +226,6 @@ def apply(
         raise ServerError(
             f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} "
             f"versions, all recorded in run {prune_id} of experiment "
-            f"{audit.AUDIT_EXPERIMENT!r}; re-run to finish."
+            f"{AUDIT_EXPERIMENT!r}; re-run to finish."
         )
     return result

@@ -40,6 +40,7 @@ from mlflow_debt.consumers import read as consumers_io
 from mlflow_debt.consumers.analysis import Declarations, analyze
 from mlflow_debt.errors import NotFoundError
 from mlflow_debt.prune import audit
+from mlflow_debt.prune.history import AuditEntry
 from mlflow_debt.report import assess
 from mlflow_debt.report.model import (
     DebtReport,
@@ -216,7 +217,7 @@ def _read_mlmodels(
 
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
-    by_prune: dict[str, list[audit.AuditEntry]] = {}
+    by_prune: dict[str, list[AuditEntry]] = {}
     for entry in audit.read_audit(client):
         by_prune.setdefault(entry.prune_id, []).append(entry)
     return [
