@@ -151,10 +151,12 @@ def test_fail_on(team_uri, args, code, stderr):
 def test_feature_filter_and_a_feature_nobody_reads(team_uri):
     result = consumers(team_uri, "--feature", "user_age", "--feature", "user_agee")
     assert result.exit_code == 0
-    assert "user_age" in result.stdout and "session_count" not in result.stdout
+    assert "user_age" in result.stdout
+    assert "session_count" not in result.stdout
     assert "Nobody reads 'user_agee'." in result.stdout
     data = json.loads(consumers(team_uri, "--feature", "nope", "--format", "json").stdout)
-    assert data["features"] == {} and data["missing"] == ["nope"]
+    assert data["features"] == {}
+    assert data["missing"] == ["nope"]
 
 
 def test_experiment_filter(team_uri):
@@ -182,8 +184,10 @@ def test_impact_text(team_uri, team):
     lines = result.stdout.splitlines()
     assert lines[0] == "Editing 'user_age' may invalidate: churn_model, fraud_model, ltv_model"
     churn = next(line for line in lines if line.strip().startswith("churn_model"))
-    assert "registered model" in churn and "v2" in churn
-    assert "challenger=v2, champion=v1" in churn and NEW_AGE in churn
+    assert "registered model" in churn
+    assert "v2" in churn
+    assert "challenger=v2, champion=v1" in churn
+    assert NEW_AGE in churn
     assert team[1]["churn_model"] in churn
     assert "Definitions already differ: churn_model on " + NEW_AGE in result.stdout
 
@@ -212,7 +216,8 @@ def test_impact_of_a_feature_nobody_reads(team_uri):
         "Did you mean: user_age?\n"
     )
     data = json.loads(run_cli("impact", "x", "--tracking-uri", team_uri, "--format", "json").stdout)
-    assert data["consumers"] == [] and data["suggestions"] == []
+    assert data["consumers"] == []
+    assert data["suggestions"] == []
 
 
 # --- other stores -----------------------------------------------------------------------------
@@ -278,13 +283,16 @@ def test_empty_store_is_a_friendly_sentence(tracking_uri, client, fmt):
     sentence = "No runs with feature tags found."
     if fmt == "json":
         data = json.loads(result.stdout)
-        assert data["features"] == {} and data["consumers"] == {}
-        assert sentence in result.stderr and "mlflow-debt backfill" in result.stderr
+        assert data["features"] == {}
+        assert data["consumers"] == {}
+        assert sentence in result.stderr
+        assert "mlflow-debt backfill" in result.stderr
     else:
         assert result.stdout.startswith(sentence)
         assert "mlflow-debt backfill" in result.stdout
     impact = run_cli("impact", "user_age", "--tracking-uri", tracking_uri)
-    assert impact.exit_code == 0 and "mlflow-debt backfill" in impact.stdout
+    assert impact.exit_code == 0
+    assert "mlflow-debt backfill" in impact.stdout
 
 
 # --- bad input --------------------------------------------------------------------------------

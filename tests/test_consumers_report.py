@@ -31,7 +31,8 @@ def test_markdown_escapes_cells_and_marks_unknown_definitions():
 def test_text_names_unknown_definitions_and_missing_features():
     report = _report(only_features=["user_age", "nope"])
     text = render.report_text(report)
-    assert "? (unknown)" in text and "feast exp" in text
+    assert "? (unknown)" in text
+    assert "feast exp" in text
     assert text.rstrip().endswith("Nobody reads 'nope'.")
 
 

@@ -37,7 +37,8 @@ def test_features_text_lists_features_in_training_order(runner, tracking_uri, fr
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"Run {run.info.run_id} (churn): 2 features")
-    assert "user_age" in lines[2] and "plan, tier" in lines[3]
+    assert "user_age" in lines[2]
+    assert "plan, tier" in lines[3]
 
 
 def test_features_json_schema(runner, tracking_uri, frame) -> None:
@@ -50,7 +51,8 @@ def test_features_json_schema(runner, tracking_uri, frame) -> None:
     assert [f["name"] for f in payload["features"]] == ["user_age", "plan, tier"]
     assert set(payload["features"][0]) == {"name", "dtype", "fingerprint"}
     assert payload["features"][0]["fingerprint"].startswith("num:")
-    assert payload["n_features"] == 2 and payload["complete"] is True
+    assert payload["n_features"] == 2
+    assert payload["complete"] is True
 
 
 def test_features_of_an_untagged_run_suggests_backfill(runner, tracking_uri) -> None:
@@ -58,7 +60,8 @@ def test_features_of_an_untagged_run_suggests_backfill(runner, tracking_uri) -> 
         pass
     result = runner.invoke(cli, ["features", run.info.run_id])
     assert result.exit_code == 0
-    assert "no feature tags" in result.output and "mlflow-debt backfill" in result.output
+    assert "no feature tags" in result.output
+    assert "mlflow-debt backfill" in result.output
     as_json = runner.invoke(cli, ["features", run.info.run_id, "--format", "json"])
     assert json.loads(as_json.output)["features"] == []
 
@@ -119,17 +122,21 @@ def test_backfill_tags_from_datasets_and_signatures_and_is_idempotent(
     assert "could not tag 1 run(s)" in result.output
 
     ds = tags.decode(client.get_run(from_dataset).data.tags)
-    assert ds is not None and ds.names == ["user_age", "plan, tier"]
+    assert ds is not None
+    assert ds.names == ["user_age", "plan, tier"]
     assert ds.source == "backfill:dataset"
     assert {f.fingerprint for f in ds.features} == {tags.UNKNOWN}
     sig = tags.decode(client.get_run(from_signature).data.tags)
-    assert sig is not None and sig.names == ["user_age"] and sig.source == "backfill:signature"
+    assert sig is not None
+    assert sig.names == ["user_age"]
+    assert sig.source == "backfill:signature"
     assert sig.features[0].dtype == "double"
     assert tags.decode(client.get_run(bare.info.run_id).data.tags) is None
 
     again = runner.invoke(cli, ["backfill", "--format", "json"])
     payload = json.loads(again.output)
-    assert payload["tagged"] == 0 and payload["already_tagged"] == 2
+    assert payload["tagged"] == 0
+    assert payload["already_tagged"] == 2
     assert payload["untaggable"] == [bare.info.run_id]
 
 
@@ -137,7 +144,8 @@ def test_backfill_dry_run_writes_nothing(runner, client, frame, monkeypatch) -> 
     monkeypatch.setenv("MLFLOW_DEBT_DISABLE", "1")
     run_id = _autolog_run(frame)
     result = runner.invoke(cli, ["backfill", "--dry-run"])
-    assert result.exit_code == 0 and result.output.startswith("Would tag 1 run(s)")
+    assert result.exit_code == 0
+    assert result.output.startswith("Would tag 1 run(s)")
     assert tags.decode(client.get_run(run_id).data.tags) is None
 
 
@@ -147,7 +155,9 @@ def test_backfill_never_overwrites_captured_features(runner, client, frame) -> N
         mlflow_debt.log_features(frame)  # the real thing: both columns, with fingerprints
     runner.invoke(cli, ["backfill"])
     fs = tags.decode(client.get_run(run.info.run_id).data.tags)
-    assert fs is not None and fs.source == "log_features" and len(fs.names) == 2
+    assert fs is not None
+    assert fs.source == "log_features"
+    assert len(fs.names) == 2
 
 
 def test_backfill_of_an_unknown_experiment_is_exit_2(runner, tracking_uri) -> None:

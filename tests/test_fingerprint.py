@@ -141,7 +141,8 @@ def test_the_false_changed_rate_stays_at_the_documented_rate_sign_edges_included
                     bad += false_changed(base, samples)
                     total += len(samples)
         rates[mirror] = bad / total
-    assert rates[False] <= DOCUMENTED_RATE and rates[True] <= DOCUMENTED_RATE, rates
+    assert rates[False] <= DOCUMENTED_RATE, rates
+    assert rates[True] <= DOCUMENTED_RATE, rates
     assert rates[False] == rates[True]
 
 
@@ -170,12 +171,14 @@ def test_the_encoding_is_sign_safe() -> None:
     assert fingerprint.signed_bucket(0) == "z"
     for x in np.concatenate([-np.logspace(-5, 5, 101), np.logspace(-5, 5, 101)]):
         token = fingerprint.signed_bucket(float(x))
-        assert "--" not in token and token[0] == ("n" if x < 0 else "p")
+        assert "--" not in token
+        assert token[0] == ("n" if x < 0 else "p")
 
 
 def test_the_module_docstring_examples_are_what_the_code_does() -> None:
     result = doctest.testmod(fingerprint, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 2 and result.failed == 0
+    assert result.attempted >= 2
+    assert result.failed == 0
 
 
 # --- tokens written by mlflow-debt 0.1 ---------------------------------------------------------

@@ -110,10 +110,12 @@ def test_an_aliased_version_keeps_its_features_read():
     report = analyze(runs, versions, aliases={"m": {"champion": 1}})
     c = report.consumers["m"]
     assert c.reads == {"x", "legacy"}
-    assert c.latest_version == 2 and c.aliases == {"champion": 1}
+    assert c.latest_version == 2
+    assert c.aliases == {"champion": 1}
     legacy = next(u for u in report.features if u.name == "legacy")
     # The latest run does not read it, so its definition is unknown, never "changed".
-    assert legacy.unknown == ("m",) and not legacy.changed
+    assert legacy.unknown == ("m",)
+    assert not legacy.changed
     # Without the alias, the old version no longer counts.
     assert analyze(runs, versions).consumers["m"].reads == {"x"}
 
@@ -204,7 +206,9 @@ def test_runs_are_consumed_once_as_a_stream():
 
 def test_empty_input():
     report = analyze([])
-    assert report.empty and report.features == () and report.changed == ()
+    assert report.empty
+    assert report.features == ()
+    assert report.changed == ()
 
 
 # --- declarations -----------------------------------------------------------------------------
@@ -307,7 +311,8 @@ def test_impact_of_a_feature():
     assert churn.consumer.latest_version == 2
     assert churn.consumer.aliases == {"champion": 1}
     assert churn.fingerprint == NEW_AGE
-    assert result.usage is not None and result.usage.changed
+    assert result.usage is not None
+    assert result.usage.changed
 
 
 def test_impact_of_a_feature_nobody_reads_suggests_close_names():

@@ -73,7 +73,8 @@ def test_consumers_show_each_versions_own_features(client, tracking_uri) -> None
     risk, scorer = data["consumers"]["risk_model"], data["consumers"]["scorer_model"]
     assert risk["features"] == ["balance", "plan"]
     assert scorer["features"] == ["session_count", "user_age"]
-    assert risk["latest_model_id"] == ids["risk"] and risk["latest_run_id"] == ids["run"]
+    assert risk["latest_model_id"] == ids["risk"]
+    assert risk["latest_run_id"] == ids["run"]
     assert scorer["latest_model_id"] == ids["scorer"]
     # The run's experiment is no consumer of its own: its models are.
     assert set(data["consumers"]) == {"risk_model", "scorer_model"}
@@ -96,7 +97,8 @@ def test_a_version_whose_model_has_no_features_falls_back_to_its_run(client, tra
     data = cli_json("consumers", "--tracking-uri", tracking_uri)
     legacy = data["consumers"]["legacy_model"]
     assert legacy["features"] == ["user_age"]
-    assert legacy["latest_run_id"] == run_id and legacy["latest_model_id"] is None
+    assert legacy["latest_run_id"] == run_id
+    assert legacy["latest_model_id"] is None
 
 
 def test_the_newest_model_of_a_registered_model_is_its_latest(client, tracking_uri) -> None:
@@ -146,11 +148,14 @@ def test_backfill_tags_logged_models_from_their_signature_once(
     first = cli_json("backfill", "--tracking-uri", tracking_uri)
     lm_tags = client.get_logged_model(info.model_id).tags
     fs = tags.decode(lm_tags)
-    assert fs is not None and fs.names == ["age", "spend"] and fs.source == "backfill:signature"
+    assert fs is not None
+    assert fs.names == ["age", "spend"]
+    assert fs.source == "backfill:signature"
     assert first["models_from_signature"] == [info.model_id]
     assert run.info.run_id in first["from_signature"]
 
     second = cli_json("backfill", "--tracking-uri", tracking_uri)
-    assert second["models_from_signature"] == [] and second["tagged"] == 0
+    assert second["models_from_signature"] == []
+    assert second["tagged"] == 0
     assert second["models_already_tagged"] == 1
     assert client.get_logged_model(info.model_id).tags == lm_tags

@@ -66,7 +66,8 @@ def test_xgboost_train_on_a_dmatrix_of_a_dataframe_records_its_features(client, 
         booster = xgb.train(PARAMS, xgb.DMatrix(X, label=y), num_boost_round=3)
     assert booster.num_boosted_rounds() == 3
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "xgboost:train"
+    assert fs is not None
+    assert fs.source == "xgboost:train"
     assert fs.names == ["user_age", "num_devices", "monthly_spend"]
     assert [f.dtype for f in fs.features] == ["float", "int", "float"]
     expected = pandas_tokens(X)
@@ -79,7 +80,8 @@ def test_lightgbm_train_on_a_dataset_of_a_dataframe_records_its_features(client,
     with mlflow.start_run() as run:
         lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(X, label=y), num_boost_round=3)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "lightgbm:train"
+    assert fs is not None
+    assert fs.source == "lightgbm:train"
     assert fs.names == list(X.columns)
     assert [f.dtype for f in fs.features] == [str(d) for d in X.dtypes]
     assert {f.name: f.fingerprint for f in fs.features} == pandas_tokens(X)
@@ -95,7 +97,8 @@ def test_from_import_after_the_library_is_imported_is_patched_too(client, xgb, l
     with mlflow.start_run() as run:
         xgb_train(PARAMS, xgb.DMatrix(X[["user_age"]], label=y), num_boost_round=1)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age"]
+    assert fs is not None
+    assert fs.names == ["user_age"]
 
 
 def test_numpy_input_is_one_warning_and_not_recorded(client, xgb, lgb, data):
@@ -108,7 +111,8 @@ def test_numpy_input_is_one_warning_and_not_recorded(client, xgb, lgb, data):
         lgb.train({"verbose": -1}, lgb.Dataset(positional, label=y), num_boost_round=1)
     mine = [str(w.message) for w in caught if issubclass(w.category, MlflowDebtWarning)]
     assert len(mine) == 2, mine  # one per engine per run
-    assert any("xgboost.train" in m for m in mine) and any("lightgbm.train" in m for m in mine)
+    assert any("xgboost.train" in m for m in mine)
+    assert any("lightgbm.train" in m for m in mine)
     assert features_of(client, run.info.run_id) is None
 
 
@@ -117,11 +121,13 @@ def test_the_sklearn_wrappers_are_recorded_once_by_the_sklearn_hook(client, xgb,
     with mlflow.start_run() as run:
         xgb.XGBClassifier(n_estimators=2, max_depth=2).fit(X, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:XGBClassifier"
+    assert fs is not None
+    assert fs.source == "sklearn:XGBClassifier"
     with mlflow.start_run() as run:
         lgb.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:LGBMClassifier"
+    assert fs is not None
+    assert fs.source == "sklearn:LGBMClassifier"
 
 
 def test_outside_a_run_nothing_is_recorded(client, xgb, data):
@@ -139,11 +145,14 @@ def test_a_training_error_is_the_users_own(client, xgb, data):
 
 def test_uninstall_restores_train_and_install_patches_it_again(client, xgb, lgb, data):
     wrapped_xgb, wrapped_lgb = xgb.train, lgb.train
-    assert hasattr(wrapped_xgb, "__wrapped__") and hasattr(wrapped_lgb, "__wrapped__")
+    assert hasattr(wrapped_xgb, "__wrapped__")
+    assert hasattr(wrapped_lgb, "__wrapped__")
     sklearn_hook.uninstall()
     try:
-        assert xgb.train is wrapped_xgb.__wrapped__ and xgb.training.train is xgb.train
-        assert lgb.train is wrapped_lgb.__wrapped__ and lgb.engine.train is lgb.train
+        assert xgb.train is wrapped_xgb.__wrapped__
+        assert xgb.training.train is xgb.train
+        assert lgb.train is wrapped_lgb.__wrapped__
+        assert lgb.engine.train is lgb.train
         X, y = data
         with mlflow.start_run() as run:
             xgb.train(PARAMS, xgb.DMatrix(X, label=y), num_boost_round=1)
@@ -217,5 +226,6 @@ def test_train_inside_a_users_sklearn_estimator_is_that_estimators_inner_call(
     with mlflow.start_run() as run:
         Boosted().fit(X, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:Boosted"
+    assert fs is not None
+    assert fs.source == "sklearn:Boosted"
     assert written == []  # the inner xgboost.train wrote nothing

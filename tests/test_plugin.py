@@ -66,7 +66,8 @@ def test_the_plugin_is_loaded_by_import_mlflow_and_adds_no_context_tags() -> Non
 
     providers = [p for p in _run_context_provider_registry if isinstance(p, DebtRunContextProvider)]
     assert len(providers) == 1
-    assert providers[0].in_context() is False and providers[0].tags() == {}
+    assert providers[0].in_context() is False
+    assert providers[0].tags() == {}
     assert sklearn_hook.installed()
     assert isinstance(LogisticRegression.__dict__["fit"], sklearn_hook.FitDescriptor)
 
@@ -76,7 +77,8 @@ def test_a_plain_start_run_script_records_features(client, data) -> None:
     with mlflow.start_run() as run:
         pipeline().fit(X, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.complete
+    assert fs is not None
+    assert fs.complete
     assert fs.names == ["user_age", "session_count", "plan"]
     assert fs.source == "sklearn:Pipeline"
     assert [f.dtype for f in fs.features] == ["float64", "int64", str(X["plan"].dtype)]
@@ -100,7 +102,8 @@ def test_nested_fits_are_recorded_once_for_the_outermost_fit(client, data, mocke
     mlflow_debt.flush()
     assert spy.call_count == 1  # 10 inner fits of 4 estimators each, one write
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:GridSearchCV"
+    assert fs is not None
+    assert fs.source == "sklearn:GridSearchCV"
     assert fs.names == ["user_age", "session_count", "plan"]
 
 
@@ -125,9 +128,13 @@ def test_refits_in_a_loop_cost_one_write_and_the_last_predictor_fit_is_the_runs(
         mlflow_debt.flush()
         assert spy.call_count <= 2  # debounced: not one write per fit
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age"] and fs.complete
+    assert fs is not None
+    assert fs.names == ["user_age"]
+    assert fs.complete
     others = client.get_run(run.info.run_id).data.tags["mlflow_debt.other_fits"]
-    assert others.startswith("#") and "sklearn:LogisticRegression 2f" in others and "x3" in others
+    assert others.startswith("#")
+    assert "sklearn:LogisticRegression 2f" in others
+    assert "x3" in others
 
 
 def test_autolog_runs_get_feature_tags(client, data) -> None:
@@ -142,7 +149,8 @@ def test_autolog_runs_get_feature_tags(client, data) -> None:
     runs = all_runs(client)
     assert len(runs) == 1
     fs = tags.decode(runs[0].data.tags)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
     # and after autolog is switched off, capture still works on its own
     with mlflow.start_run() as run:
         LogisticRegression().fit(X, y)
@@ -158,7 +166,8 @@ def test_autolog_inside_an_explicit_run(client, data) -> None:
     finally:
         mlflow.sklearn.autolog(disable=True)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count", "plan"]
 
 
 def test_numpy_without_names_is_skipped_with_a_warning(client, data) -> None:
@@ -204,7 +213,8 @@ def test_a_run_resumed_through_mlflow_run_id_is_tagged_without_start_run(
     monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
     LogisticRegression().fit(X[["user_age", "session_count"]], y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
     assert len(all_runs(client)) == 1
 
 
@@ -223,7 +233,9 @@ def test_custom_estimators_defined_after_import_are_captured(client, data) -> No
     with mlflow.start_run() as run:
         Wrapper().fit(X[["session_count"]], y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:Wrapper" and fs.names == ["session_count"]
+    assert fs is not None
+    assert fs.source == "sklearn:Wrapper"
+    assert fs.names == ["session_count"]
 
 
 def test_uninstall_restores_sklearn_and_install_brings_it_back(client, data) -> None:
@@ -254,8 +266,10 @@ def test_log_features_from_a_dataframe_matches_automatic_capture(client, data) -
     with mlflow.start_run() as manual:
         mlflow_debt.log_features(X[["user_age", "session_count"]])
     a, m = features_of(client, auto.info.run_id), features_of(client, manual.info.run_id)
-    assert a is not None and m is not None
-    assert a.features == m.features and a.digest == m.digest
+    assert a is not None
+    assert m is not None
+    assert a.features == m.features
+    assert a.digest == m.digest
     assert m.source == "log_features"
 
 
@@ -265,11 +279,13 @@ def test_log_features_with_numpy_and_names_and_with_bare_names(client, data) -> 
     fs = mlflow_debt.log_features(
         X[["user_age", "session_count"]].to_numpy(), run_id=run.info.run_id, names=["a", "b"]
     )
-    assert fs.names == ["a", "b"] and features_of(client, run.info.run_id).names == ["a", "b"]
+    assert fs.names == ["a", "b"]
+    assert features_of(client, run.info.run_id).names == ["a", "b"]
     with mlflow.start_run() as active:
         mlflow_debt.log_features(["x", "y, z"])
     got = mlflow_debt.get_features(active.info.run_id)
-    assert got is not None and got.names == ["x", "y, z"]
+    assert got is not None
+    assert got.names == ["x", "y, z"]
     assert {f.fingerprint for f in got.features} == {tags.UNKNOWN}
 
 
@@ -286,7 +302,9 @@ def test_two_thousand_awkward_names_round_trip_through_a_real_store(client) -> N
     with mlflow.start_run() as run:
         mlflow_debt.log_features(names)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.complete and fs.names == names
+    assert fs is not None
+    assert fs.complete
+    assert fs.names == names
 
 
 # --- import order, in fresh interpreters ---------------------------------------------------
@@ -323,7 +341,8 @@ def test_capture_works_whichever_is_imported_first(client, tracking_uri, imports
     )
     run_id = out.stdout.strip().splitlines()[-1]
     fs = features_of(client, run_id)
-    assert fs is not None and fs.names == ["a", "b"]
+    assert fs is not None
+    assert fs.names == ["a", "b"]
 
 
 @pytest.mark.slow
@@ -355,7 +374,8 @@ def test_changing_the_frame_after_fit_does_not_change_what_was_recorded(client, 
         LogisticRegression().fit(X, y)
         X["user_age"] *= 1000  # the background writer works on a snapshot taken at fit time
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.features[0].fingerprint.startswith("num:+:mp1.6")
+    assert fs is not None
+    assert fs.features[0].fingerprint.startswith("num:+:mp1.6")
 
 
 # --- attribution: which fit the run's tags describe (issue 11) ------------------------------
@@ -380,12 +400,14 @@ def test_fit_transform_then_a_fit_on_the_array_records_the_frames_columns(client
         with pytest.warns(sklearn_hook.MlflowDebtWarning, match="without column names"):
             LogisticRegression().fit(Xt, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count", "plan"]
     assert fs.source == "sklearn:ColumnTransformer"
     with mlflow.start_run() as run:
         Pipeline([("prep", prep), ("scale", StandardScaler(with_mean=False))]).fit_transform(X)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count", "plan"]
     assert fs.source == "sklearn:Pipeline"
 
 
@@ -416,9 +438,11 @@ def test_a_monitor_fit_after_the_model_does_not_replace_it(client, data) -> None
         pipeline().fit(X, y)
         IsolationForest(n_estimators=10).fit(X[["user_age"]])
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count", "plan"]
     others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
-    assert "sklearn:IsolationForest 1f" in others and "main" in others
+    assert "sklearn:IsolationForest 1f" in others
+    assert "main" in others
 
 
 def test_partial_fit_loops_are_recorded_once(client, data, mocker) -> None:
@@ -433,7 +457,8 @@ def test_partial_fit_loops_are_recorded_once(client, data, mocker) -> None:
                 X.iloc[start : start + 50], y.iloc[start : start + 50], classes=[0, 1]
             )
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
     assert fs.source == "sklearn:SGDClassifier"
     assert "mlflow_debt.other_fits" not in run_tags(client, run.info.run_id)
 
@@ -456,9 +481,11 @@ def test_fits_in_user_threads_are_kept_and_attributed(client, data) -> None:
         for t in threads:
             t.join()
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names in (["user_age"], ["session_count"])
+    assert fs is not None
+    assert fs.names in (["user_age"], ["session_count"])
     others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
-    assert "trainer-" in others and "1f" in others
+    assert "trainer-" in others
+    assert "1f" in others
 
 
 def test_threading_backend_search_writes_as_one_fit(client, data, mocker) -> None:
@@ -470,7 +497,8 @@ def test_threading_backend_search_writes_as_one_fit(client, data, mocker) -> Non
     with mlflow.start_run() as run, parallel_backend("threading", n_jobs=2):
         search = GridSearchCV(pipeline(), {"lr__C": [0.1, 1.0, 10.0]}, cv=3, n_jobs=2).fit(X, y)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.source == "sklearn:GridSearchCV"
+    assert fs is not None
+    assert fs.source == "sklearn:GridSearchCV"
     assert spy.call_count == 1
     assert "mlflow_debt.other_fits" not in run_tags(client, run.info.run_id)
     from mlflow_debt.capture.profile import describe
@@ -492,7 +520,8 @@ def test_positional_column_names_are_not_recorded(client, data) -> None:
             mlflow_debt.log_features(pd.DataFrame(arr))
         mlflow_debt.log_features(pd.DataFrame(arr), names=["age", "sessions"])
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["age", "sessions"]
+    assert fs is not None
+    assert fs.names == ["age", "sessions"]
 
 
 def test_a_loop_of_many_small_fits_costs_few_writes(client, data, mocker) -> None:
@@ -504,10 +533,12 @@ def test_a_loop_of_many_small_fits_costs_few_writes(client, data, mocker) -> Non
         for i in range(60):
             LogisticRegression().fit(X[cols[: 1 + i % 2]].iloc[: 100 + i], y.iloc[: 100 + i])
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
     assert spy.call_count <= 6, spy.call_count
     others = run_tags(client, run.info.run_id)["mlflow_debt.other_fits"]
-    assert "x30" in others and "x29" in others  # the same columns collapse into one entry
+    assert "x30" in others
+    assert "x29" in others
 
 
 def test_several_models_logged_from_one_run_each_get_their_features(client, data) -> None:
@@ -542,7 +573,8 @@ def test_a_logged_model_is_matched_by_its_signature_when_identity_fails(client, 
     del monitor
     assert mlflow_debt.flush()
     fs = tags.decode(client.get_logged_model(info.model_id).tags)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
     assert features_of(client, run.info.run_id).names == ["user_age", "session_count"]
 
 
@@ -563,7 +595,8 @@ def test_autolog_models_get_their_features(client, data) -> None:
     ]
     assert len(models) == 1
     fs = tags.decode(models[0].tags)
-    assert fs is not None and fs.names == ["user_age", "session_count"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count"]
 
 
 def test_a_model_fit_before_the_run_and_logged_in_it_gets_its_features(client, data) -> None:
@@ -575,5 +608,6 @@ def test_a_model_fit_before_the_run_and_logged_in_it_gets_its_features(client, d
         info = mlflow.sklearn.log_model(model, name="m")
     assert mlflow_debt.flush()
     fs = tags.decode(client.get_logged_model(info.model_id).tags)
-    assert fs is not None and fs.names == ["user_age", "session_count", "plan"]
+    assert fs is not None
+    assert fs.names == ["user_age", "session_count", "plan"]
     assert features_of(client, run.info.run_id).source == "sklearn:Pipeline"

@@ -90,9 +90,11 @@ def test_class_access_sees_the_users_own_function() -> None:
     assert Doubler.fit.__code__.co_filename == __file__
     assert inspect.getsourcefile(Doubler.fit) == __file__
     assert not hasattr(Doubler.fit, "__wrapped__")
-    assert Doubler.fit.__module__ == __name__ and Doubler.fit.__qualname__ == "Doubler.fit"
+    assert Doubler.fit.__module__ == __name__
+    assert Doubler.fit.__qualname__ == "Doubler.fit"
     assert str(inspect.signature(Doubler().fit)) == "(X, y=None, sample_weight=None)"
-    assert Doubler().fit.__func__ is original and Doubler().fit.__name__ == "fit"
+    assert Doubler().fit.__func__ is original
+    assert Doubler().fit.__name__ == "fit"
     # sklearn's own classes: whatever class access gave without the plugin
     from sklearn.utils import all_estimators
 
@@ -124,12 +126,14 @@ def test_metadata_routing_clone_and_params_are_as_without_the_plugin() -> None:
         assert est.get_metadata_routing().fit.requests == {"sample_weight": True}
         lr = LogisticRegression().set_fit_request(sample_weight=False)
         Pipeline([("d", est), ("lr", lr)]).fit(X, y, sample_weight=np.ones(len(X)))
-    assert type(est).__module__ == __name__ and type(est).__qualname__ == "Doubler"
+    assert type(est).__module__ == __name__
+    assert type(est).__qualname__ == "Doubler"
 
 
 def test_bound_fit_compares_hashes_and_pickles_like_a_bound_method() -> None:
     est = Doubler()
-    assert est.fit == est.fit and hash(est.fit) == hash(est.fit)
+    assert est.fit == est.fit
+    assert hash(est.fit) == hash(est.fit)
     assert repr(est.fit).startswith("<bound method Doubler.fit of")
     data = pickle.dumps(est.fit)
     assert b"mlflow_debt" not in data
@@ -152,7 +156,8 @@ def test_every_warning_is_an_mlflow_debt_warning_once_per_run_and_cause(client) 
             LogisticRegression().fit(X.to_numpy(), y)
             LogisticRegression().fit(pd.DataFrame(X.to_numpy()), y)
     ours = [w for w in caught if "mlflow-debt" in str(w.message)]
-    assert len(ours) == 2 and all(issubclass(w.category, MlflowDebtWarning) for w in ours)
+    assert len(ours) == 2
+    assert all(issubclass(w.category, MlflowDebtWarning) for w in ours)
     assert issubclass(MlflowDebtWarning, UserWarning)
     assert hook.MlflowDebtWarning is MlflowDebtWarning  # the old import path still works
 
@@ -196,7 +201,8 @@ def test_uninstall_after_autolog_leaves_autologs_patch(client) -> None:
             assert LogisticRegression.__dict__["fit"] is patched
             LogisticRegression().fit(X, y)  # autolog still makes its run
             runs = mlflow.search_runs(search_all_experiments=True)
-            assert len(runs) == 1 and "metrics.training_score" in runs
+            assert len(runs) == 1
+            assert "metrics.training_score" in runs
         finally:
             hook.install()
     finally:
@@ -215,7 +221,8 @@ def test_autolog_and_capture_compose_both_ways(client) -> None:
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert "training_score" in run.data.metrics
     fs = tags.decode(run.data.tags)
-    assert fs is not None and fs.names == ["age", "visits"]
+    assert fs is not None
+    assert fs.names == ["age", "visits"]
 
 
 # --- fresh interpreters --------------------------------------------------------------------
@@ -333,7 +340,8 @@ print(run.info.run_id)
     out = run_script(code, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     fs = tags.decode(client.get_run(out.stdout.split()[-1]).data.tags)
-    assert fs is not None and fs.names == ["a"]
+    assert fs is not None
+    assert fs.names == ["a"]
 
 
 @pytest.mark.slow
@@ -364,7 +372,8 @@ print("done")
     start = time.monotonic()
     out = run_script(code, tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "done" in out.stdout and time.monotonic() - start < 100
+    assert "done" in out.stdout
+    assert time.monotonic() - start < 100
 
 
 class _HangingServer:
@@ -420,7 +429,8 @@ print("fit done")
     assert "fit done" in out.stdout
     assert elapsed < 40, elapsed  # MLflow's own HTTP timeouts and retries take minutes
     assert out.stderr.count("MlflowDebtWarning") == 1, out.stderr[-2000:]
-    assert "gave up after 2 s" in out.stderr and run.info.run_id in out.stderr
+    assert "gave up after 2 s" in out.stderr
+    assert run.info.run_id in out.stderr
 
 
 # --- scikit-learn's own estimator checks, inside an active run --------------------------------
@@ -504,7 +514,8 @@ def _checks():
 @_checks()
 def test_sklearn_estimator_checks_pass_inside_an_active_run(active_run, estimator, check):
     """Each check passes inside a run, or fails exactly as it does without the plugin."""
-    assert hook.installed() and mlflow.active_run() is not None
+    assert hook.installed()
+    assert mlflow.active_run() is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         try:
@@ -614,7 +625,9 @@ def test_a_parallel_search_under_mlflow_run_writes_only_the_search(
     run_id = re.search(r"Run \(ID '([0-9a-f]+)'\) succeeded", out.stderr).group(1)
     run_tags = client.get_run(run_id).data.tags
     fs = tags.decode(run_tags)
-    assert fs is not None and fs.source == "sklearn:GridSearchCV" and fs.complete
+    assert fs is not None
+    assert fs.source == "sklearn:GridSearchCV"
+    assert fs.complete
     # the selected model's preprocessing, not a candidate's that a worker wrote last
     assert fs.digest == (project / "expected.txt").read_text()
     assert "mlflow_debt.other_fits" not in run_tags

@@ -39,7 +39,8 @@ def frames(n: int = 3000) -> tuple[pd.DataFrame, object]:
 
 def test_is_frame_knows_pandas_and_polars_and_nothing_else() -> None:
     pdf, pldf = frames(10)
-    assert profile.is_frame(pdf) and profile.is_frame(pldf)
+    assert profile.is_frame(pdf)
+    assert profile.is_frame(pldf)
     assert not profile.is_frame(pdf.to_numpy())
     assert not profile.is_frame(pldf["plan"])  # a polars Series is not a frame
     assert not profile.is_frame([[1, 2]])
@@ -60,7 +61,8 @@ def test_a_polars_frame_gets_the_same_names_and_fingerprints_as_pandas(n: int) -
 def test_only_the_bounded_sample_is_converted() -> None:
     _, pldf = frames(45_000)
     sample, pre = profile.snapshot(pldf)
-    assert isinstance(sample, pd.DataFrame) and pre == {}
+    assert isinstance(sample, pd.DataFrame)
+    assert pre == {}
     assert len(sample) <= profile.MAX_ROWS
     assert list(sample.columns) == pldf.columns
 
@@ -77,8 +79,10 @@ def test_categorical_and_null_holding_columns() -> None:
     )
     recs = profile.describe(pldf)
     assert recs[0].fingerprint == recs[1].fingerprint  # categorical reads as its categories
-    assert recs[0].fingerprint.startswith("cat:k2:") and recs[0].fingerprint.endswith("na50")
-    assert recs[2].fingerprint.startswith("int:+:") and recs[2].fingerprint.endswith("na50")
+    assert recs[0].fingerprint.startswith("cat:k2:")
+    assert recs[0].fingerprint.endswith("na50")
+    assert recs[2].fingerprint.startswith("int:+:")
+    assert recs[2].fingerprint.endswith("na50")
     assert recs[2].dtype == "Int64"
     assert all(r.fingerprint != tags.UNKNOWN for r in recs)
 
@@ -104,6 +108,7 @@ def test_a_fit_on_a_polars_frame_inside_a_run_records_its_features(client) -> No
         LogisticRegression(max_iter=500).fit(X, y)
     assert mlflow_debt.flush()
     fs = tags.decode(client.get_run(run.info.run_id).data.tags)
-    assert fs is not None and fs.names == ["balance", "session_count"]
+    assert fs is not None
+    assert fs.names == ["balance", "session_count"]
     assert [f.dtype for f in fs.features] == ["Float64", "Int64"]
     assert fs.features[0].fingerprint.startswith("num:-:mn")

@@ -71,7 +71,8 @@ def test_audit_is_a_run_with_full_records(mc):
     assert rec.tags == {"team": "risk"}
     assert rec.description == "first try"
     assert rec.aliases == []
-    assert rec.metric == "accuracy" and rec.value == pytest.approx(0.82)
+    assert rec.metric == "accuracy"
+    assert rec.value == pytest.approx(0.82)
     assert rec.state == history.DELETED
     # The plan was recorded before anything was deleted: it holds the same records, "planned".
     plan_doc = mc.download_artifacts(prune_id, history.PLAN_ARTIFACT)

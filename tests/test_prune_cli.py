@@ -57,10 +57,13 @@ def test_json_schema(mc):
     assert doc["metric"] == "accuracy"
     m = doc["models"]["churn"]
     assert {"keep", "delete", "protected", "unranked"} <= set(m)
-    assert m["keep"] == [4, 3, 5] and m["delete"] == [2, 1]
-    assert m["protected"] == [] and m["unranked"] == []
+    assert m["keep"] == [4, 3, 5]
+    assert m["delete"] == [2, 1]
+    assert m["protected"] == []
+    assert m["unranked"] == []
     assert all(type(v) is int for key in ("keep", "delete") for v in m[key])
-    assert isinstance(doc["prune_id"], str) and doc["prune_id"]
+    assert isinstance(doc["prune_id"], str)
+    assert doc["prune_id"]
 
 
 def test_dry_run_deletes_nothing(mc):
@@ -139,7 +142,8 @@ def test_policy_tags_enforced_and_flags_override(mc):
     make_model(mc, "c", EXAMPLE)  # no policy: left alone
     assert run("policy", "set", "a", "--max-versions", "3").exit_code == 0
     out = run("policy", "set", "b", "--max-versions", "1", "--metric", "rmse", "--lower-is-better")
-    assert out.exit_code == 0 and 'Set "b": keep 1 version by rmse (lower is better).' in out.stdout
+    assert out.exit_code == 0
+    assert 'Set "b": keep 1 version by rmse (lower is better).' in out.stdout
     assert mc.get_registered_model("b").tags["mlflow_debt.max_versions"] == "1"
 
     shown = json.loads(run("policy", "show", "--format", "json").stdout)
@@ -228,7 +232,8 @@ def test_unknown_model_exit_2(mc):
     assert result.exit_code == 2
     assert result.stderr.strip() == 'Error: Registered model "nope" does not exist'
     result = run("policy", "set", "nope", "--max-versions", "2")
-    assert result.exit_code == 2 and '"nope" does not exist' in result.stderr
+    assert result.exit_code == 2
+    assert '"nope" does not exist' in result.stderr
 
 
 def test_metric_logged_nowhere_exit_2(mc):

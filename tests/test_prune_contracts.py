@@ -134,7 +134,8 @@ def test_prune_policy_and_restore_text_escape_store_strings(mc):
     ]
     for result in outputs:
         assert result.exit_code == 0, result.output
-        assert ESC not in result.output and "\x07" not in result.output, result.output
+        assert ESC not in result.output, result.output
+        assert "\x07" not in result.output, result.output
     assert "churn\\x1b[2J" in outputs[0].stdout
     assert "churn\\x1b[2J" in outputs[3].stdout
     # JSON is unaffected: the name as it is.
@@ -146,8 +147,10 @@ def test_an_unknown_model_named_with_escapes_is_echoed_escaped(mc):
     result = run("prune", "--model", "\x1b]0;x\x07", "--max-versions", "2")
     assert result.exit_code == 2
     line = one_error_line(result)
-    assert ESC not in line and "\x07" not in line
-    assert "\\x1b]0;x\\x07" in line and "does not exist" in line
+    assert ESC not in line
+    assert "\x07" not in line
+    assert "\\x1b]0;x\\x07" in line
+    assert "does not exist" in line
 
 
 def test_policy_set_on_an_unknown_model_is_echoed_escaped(mc):
@@ -196,7 +199,8 @@ def test_a_model_named_with_both_quotes_is_skipped_and_the_rest_pruned(mc):
     assert sorted(versions(mc, "churn")) == [3, 4, 5]
     assert sorted(versions(mc, odd)) == [1, 2, 3, 4, 5]
     doc = json.loads(run("prune", "--max-versions", "3", "--format", "json").stdout)
-    assert odd in doc["skipped"] and odd not in doc["models"]
+    assert odd in doc["skipped"]
+    assert odd not in doc["models"]
 
 
 def test_a_version_two_prunes_both_deleted_is_counted_once(mc, mocker):

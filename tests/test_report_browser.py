@@ -67,7 +67,9 @@ def test_report_draws_its_graph_and_fetches_nothing(opened: Opened, tmp_path: Pa
     svg = page.locator("svg.graph")
     assert svg.is_visible()
     box = svg.bounding_box()
-    assert box is not None and box["width"] > 600 and box["height"] > 150
+    assert box is not None
+    assert box["width"] > 600
+    assert box["height"] > 150
     n_features = sum(1 for n in report.graph.nodes if n.kind == "feature")
     n_models = sum(1 for n in report.graph.nodes if n.kind == "model")
     assert page.locator("svg.graph g.node.feature").count() == n_features == 6
@@ -75,8 +77,11 @@ def test_report_draws_its_graph_and_fetches_nothing(opened: Opened, tmp_path: Pa
     # Every node is drawn inside the svg's box and has a non-empty box of its own.
     for i in range(n_features + n_models):
         nb = page.locator("svg.graph g.node").nth(i).bounding_box()
-        assert nb is not None and nb["width"] > 100 and nb["height"] > 10
-        assert box["x"] <= nb["x"] and nb["x"] + nb["width"] <= box["x"] + box["width"] + 1
+        assert nb is not None
+        assert nb["width"] > 100
+        assert nb["height"] > 10
+        assert box["x"] <= nb["x"]
+        assert nb["x"] + nb["width"] <= box["x"] + box["width"] + 1
     assert page.locator("svg.graph path.edge.output").count() == 1
     assert page.locator("svg.graph path.edge.reads.changed").count() == 2
     assert opened.errors == []
@@ -110,7 +115,8 @@ def test_hostile_names_show_as_text_and_never_run(opened: Opened) -> None:
     assert SCRIPT in text  # in a finding's message and as a graph label
     assert '<img src=x onerror="window.__xs' in text  # its graph label, shortened
     names = page.evaluate("[...document.querySelectorAll('g.node')].map(g => g.dataset.name)")
-    assert SCRIPT in names and IMG in names
+    assert SCRIPT in names
+    assert IMG in names
     titles = page.evaluate(
         "[...document.querySelectorAll('g.node.feature > title')].map(t => t.textContent)"
     )
@@ -191,7 +197,10 @@ def test_cli_report_of_a_real_store_in_the_browser(
         page.goto(out.resolve().as_uri())
         svg = page.locator("svg.graph")
         box = svg.bounding_box()
-        assert svg.is_visible() and box is not None and box["width"] > 0 and box["height"] > 0
+        assert svg.is_visible()
+        assert box is not None
+        assert box["width"] > 0
+        assert box["height"] > 0
         assert page.locator("svg.graph g.node").count() == len(nodes)
         drawn = page.evaluate("[...document.querySelectorAll('g.node')].map(g => g.dataset.name)")
         assert sorted(drawn) == sorted(n["name"] for n in nodes)

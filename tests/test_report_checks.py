@@ -81,7 +81,8 @@ def test_entanglement_finds_a_definition_changed_under_some_consumers(client):
     assert finding.fix == "mlflow-debt impact user_age"
     # The graph marks the feature, and the two consumers left on the old definition.
     feature = next(n for n in report.graph.nodes if n.name == "user_age")
-    assert feature.changed and feature.high_fan_out
+    assert feature.changed
+    assert feature.high_fan_out
     changed = {report.graph.node(e.target).name for e in report.graph.edges if e.changed}
     assert changed == {"ltv_model", "fraud_model"}
     assert {s.model: "entanglement" in s.failed for s in report.scores} == {

@@ -148,7 +148,8 @@ def test_markdown_json_and_html_carry_the_same_findings(store, tmp_path):
         found
     )
     # Markdown stays inert too: no raw HTML from the store.
-    assert "<script>" not in md and "&lt;script&gt;" in md
+    assert "<script>" not in md
+    assert "&lt;script&gt;" in md
 
 
 def test_json_summary_scores_and_top_three(store):
@@ -163,7 +164,8 @@ def test_json_summary_scores_and_top_three(store):
     assert all(s["passed"] + len(s["failed"]) == s["applicable"] for s in scores.values())
     top = doc["summary"]["top"]
     assert len(top) == 3
-    assert top[0]["check"] == "entanglement" and top[0]["severity"] == "high"
+    assert top[0]["check"] == "entanglement"
+    assert top[0]["severity"] == "high"
     assert len({t["check"] for t in top}) == 3
 
 
@@ -184,7 +186,8 @@ def test_model_and_experiment_selection(store):
     assert [s["model"] for s in doc["summary"]["scores"]] == ["ltv_model"]
     assert doc["scope"]["models"] == ["ltv_model"]
     found = [f for c in doc["checks"] for f in c["findings"]]
-    assert found and all("ltv_model" in f["models"] for f in found)
+    assert found
+    assert all("ltv_model" in f["models"] for f in found)
     doc = as_json(store, "--experiment", "ltv")
     assert doc["scope"]["experiments"] == ["ltv"]
 
@@ -261,7 +264,8 @@ def test_bad_input_is_one_line_and_exit_2(store, args, message):
     result = report(store, *args)
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
-    assert line.startswith("Error: ") and message in line, line
+    assert line.startswith("Error: "), line
+    assert message in line, line
     assert "Traceback" not in result.output
 
 

@@ -237,7 +237,8 @@ def test_changed_feature_and_its_stale_edges_are_marked():
     classes = {n: c for c, n in p.nodes}
     assert "changed" in classes["user_age"]
     assert "changed" not in classes["session_count"]
-    assert "high-fan-out" in classes["user_age"] and "high-fan-out" in classes["session_count"]
+    assert "high-fan-out" in classes["user_age"]
+    assert "high-fan-out" in classes["session_count"]
     assert "high-fan-out" not in classes["churn_model_score"]
     stale = {(s, t) for c, s, t in p.edges if "changed" in c}
     # churn_model trained on the newest user_age; the others are behind.
@@ -295,7 +296,8 @@ def test_fix_commands_are_code_and_prose_stays_text():
 def test_empty_report_renders():
     empty = assess_facts(Facts(lineage.analyze([]), {}, [], {}))
     page = report_html(empty)
-    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.rstrip().endswith("</html>")
     assert "<svg" not in page.split('<ul class="legend"')[0].split('id="graph"')[1]
     assert "No feature lineage to draw" in page
     assert "No registered models to score." in page
@@ -326,7 +328,8 @@ def test_large_graph_grows_and_counts_omitted_features():
     assert len(name) == 52
     label = re.search(f'data-name="{name}".*?<text class="label"[^>]*>([^<]*)</text>', page)
     assert label is not None
-    assert label.group(1).endswith("…") and name.startswith(label.group(1)[:-1])
+    assert label.group(1).endswith("…")
+    assert name.startswith(label.group(1)[:-1])
     assert len(label.group(1)) <= 34
 
 

@@ -141,7 +141,8 @@ def test_seen_dedups_and_forgets():
     seen = Seen(ttl=10, capacity=3)
     assert seen.add("a", 0)
     assert not seen.add("a", 1)
-    assert seen.add("b", 2) and seen.add("c", 3)
+    assert seen.add("b", 2)
+    assert seen.add("c", 3)
     assert seen.add("d", 4)  # capacity: "a" forgotten
     assert len(seen) == 3
     assert seen.add("a", 5)
@@ -189,7 +190,8 @@ def test_coalescer_running_model_is_not_handed_out_twice():
 
 def test_coalescer_overflow_and_reconcile_entries():
     q = Coalescer(settle=5.0, max_wait=5.0, max_models=2)
-    assert q.add("a", 0) and q.add("b", 0)
+    assert q.add("a", 0)
+    assert q.add("b", 0)
     assert not q.add("c", 0)
     assert q.overflowed
     q2 = Coalescer(settle=5.0, max_wait=50.0)
@@ -330,7 +332,8 @@ def test_service_stop_waits_for_the_running_enforcement_and_abandons_pending():
     assert not stopper.is_alive()
     assert rec.calls == ["a"]
     assert svc.status()["enforcements"] == 1
-    assert lines[-1]["event"] == "service.stopped" and lines[-1]["abandoned_models"] == 1
+    assert lines[-1]["event"] == "service.stopped"
+    assert lines[-1]["abandoned_models"] == 1
 
 
 def test_service_reconcile_enqueues_policy_models():
@@ -453,7 +456,8 @@ def run(*args: str, env: dict[str, str] | None = None):
 def test_serve_refuses_without_secret():
     result = run("serve", "--tracking-uri", "sqlite:///x.db")
     assert result.exit_code == 2
-    assert "--secret-env VAR" in result.stderr and "Traceback" not in result.output
+    assert "--secret-env VAR" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_serve_refuses_unset_secret_variable():
@@ -487,7 +491,8 @@ def test_install_needs_a_server(tracking_uri):
         "--tracking-uri", tracking_uri,
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "mlflow server" in result.stderr and "Traceback" not in result.output
+    assert "mlflow server" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_install_bad_url():

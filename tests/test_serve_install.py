@@ -25,7 +25,8 @@ def hooks_named(url: str, name: str) -> list:
 def one_line_error(result, code: int) -> str:
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
     assert "Traceback" not in result.output
     return lines[0]
 
@@ -38,7 +39,8 @@ def test_install_is_idempotent_check_and_uninstall(hook_server, receivers, tmp_p
     assert first.stdout.startswith(f"Registered webhook '{r.name}'")
     assert f"-> {r.url}/webhook" in first.stdout  # the path is added when missing
     again = serve_cli("install", "--url", r.url + "/webhook", "--secret-env", SECRET_ENV, *args)
-    assert again.exit_code == 0 and again.stdout.startswith("Updated")
+    assert again.exit_code == 0
+    assert again.stdout.startswith("Updated")
     (hook,) = hooks_named(hook_server.url, r.name)
     assert sorted(str(e) for e in hook.events) == [
         "model_version.created", "model_version_alias.deleted",
@@ -66,7 +68,8 @@ def test_install_is_idempotent_check_and_uninstall(hook_server, receivers, tmp_p
         other.stop()
 
     gone = serve_cli("uninstall", *args)
-    assert gone.exit_code == 0 and gone.stdout.strip() == f"Removed webhook '{r.name}'."
+    assert gone.exit_code == 0
+    assert gone.stdout.strip() == f"Removed webhook '{r.name}'."
     assert not hooks_named(hook_server.url, r.name)
     assert serve_cli("uninstall", *args).stdout.startswith("No webhook")
     line = one_line_error(serve_cli("check", *args), 2)
@@ -110,7 +113,8 @@ def test_file_store_server_has_no_webhooks(file_store_server):
         "--tracking-uri", file_store_server.url,
     )  # fmt: skip
     line = one_line_error(result, 3)
-    assert "no webhook support" in line and "3.3.0" in line
+    assert "no webhook support" in line
+    assert "3.3.0" in line
 
 
 @pytest.fixture(scope="module")
@@ -145,4 +149,5 @@ def test_auth_failure_is_one_line(auth_server, monkeypatch):
         "--tracking-uri", auth_server.url,
     )  # fmt: skip
     line = one_line_error(result, 3)
-    assert "credentials" in line and "Wr0ng" not in line
+    assert "credentials" in line
+    assert "Wr0ng" not in line

@@ -168,7 +168,8 @@ def test_bad_deliveries_delete_nothing(hc, receivers):
     assert live(hc, name) == {1, 2, 3, 4}
     status = r.status()
     assert status["deliveries"]["rejected_by_status"] == {"401": 3, "400": 2, "413": 1}
-    assert status["deliveries"]["accepted"] == 0 and status["enforcements"] == 0
+    assert status["deliveries"]["accepted"] == 0
+    assert status["enforcements"] == 0
 
     # A duplicated delivery id: enforced once; the service kept serving throughout.
     h, b = _delivery(ev, name)
@@ -177,7 +178,8 @@ def test_bad_deliveries_delete_nothing(hc, receivers):
     wait_until(lambda: live(hc, name) == {4})
     time.sleep(1.5)
     status = r.status()
-    assert status["deliveries"]["duplicate"] == 1 and status["enforcements"] == 1
+    assert status["deliveries"]["duplicate"] == 1
+    assert status["enforcements"] == 1
 
 
 def test_killed_mid_enforcement_then_reconcile_finishes(hc, receivers, hook_server, tmp_path):
@@ -306,7 +308,8 @@ def test_two_receivers_same_end_state(hc, receivers):
     wait_until(lambda: live(hc, name) == expected(n), timeout=60)
     time.sleep(2.5)
     assert live(hc, name) == expected(n)
-    assert a.status()["enforcements"] >= 1 and b.status()["enforcements"] >= 1
+    assert a.status()["enforcements"] >= 1
+    assert b.status()["enforcements"] >= 1
     gone = set(range(3, n - KEEP + 1))
     assert {v for v, _ in enforce.deleted_records(hc, name)} == gone
     assert enforce.restorable(hc, name) == sorted(gone)  # each restorable once
@@ -340,4 +343,5 @@ def test_sigterm_finishes_the_running_enforcement(hc, receivers, hook_server):
         run = hc.get_run(prune_id)
         assert run.info.status == "FINISHED"
         assert "prune/result.json" in {f.path for f in hc.list_artifacts(prune_id, "prune")}
-    assert r.lines()[-1]["event"] == "service.stopped" and r.lines()[-1]["finished"] is True
+    assert r.lines()[-1]["event"] == "service.stopped"
+    assert r.lines()[-1]["finished"] is True

@@ -74,7 +74,8 @@ def test_without_credentials_the_server_refuses_in_one_line(auth_server) -> None
     result = policy_show(auth_server.url)
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
 
 
 def test_a_password_in_the_uri_is_never_printed(auth_server, tmp_path: Path) -> None:

@@ -138,7 +138,8 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
 def test_server_killed_mid_prune_is_exit_3_and_the_rerun_converges(crash: Crash) -> None:
     assert crash.first.exit_code == 3, crash.first.output
     lines = crash.first.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), crash.first.stderr
+    assert len(lines) == 1, crash.first.stderr
+    assert lines[0].startswith("Error: "), crash.first.stderr
     assert "Traceback" not in crash.first.output
     # The crash came after some deletes and before the last.
     assert best(VALUES, KEEP) < crash.live_after_crash < set(range(1, 25))
@@ -190,7 +191,8 @@ def test_a_server_that_keeps_answering_503_is_a_clean_exit_3(http: MlflowClient)
         result = prune(proxy.url, "--max-versions", "2")
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
     # Nothing was deleted, and nothing is recorded as deleted: no half-recorded deletion.
     assert live(http, "churn") == set(range(1, 7))
     assert not deletions(http)
@@ -260,8 +262,10 @@ def test_a_server_answering_503_while_reading_the_audit_says_so(http: MlflowClie
         )
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "HTTP 503" in lines[0], result.stderr
-    assert "cannot reach" not in lines[0] and "does not exist" not in lines[0]
+    assert len(lines) == 1, result.stderr
+    assert "HTTP 503" in lines[0], result.stderr
+    assert "cannot reach" not in lines[0]
+    assert "does not exist" not in lines[0]
 
 
 def test_restore_whose_create_answer_is_lost_registers_one_version(http: MlflowClient) -> None:
@@ -286,7 +290,8 @@ def test_restore_whose_create_answer_is_lost_registers_one_version(http: MlflowC
     rerun = CliRunner().invoke(
         cli, ["restore", "--all", "--tracking-uri", http.tracking_uri], catch_exceptions=False
     )
-    assert result.exit_code in (0, 3) and rerun.exit_code == 0, (result.output, rerun.output)
+    assert result.exit_code in (0, 3), (result.output, rerun.output)
+    assert rerun.exit_code == 0, (result.output, rerun.output)
     same = [
         v
         for v in http.search_model_versions("name = 'churn'")
@@ -311,7 +316,8 @@ def test_an_alias_moved_onto_a_version_mid_delete_is_reinstated(http: MlflowClie
 
     with FaultProxy(http.tracking_uri, fault) as proxy:
         result = prune(proxy.url, "--max-versions", "2", "--workers", "1")
-    assert moved and result.exit_code == 0, result.output
+    assert moved, result.output
+    assert result.exit_code == 0, result.output
     champion = http.get_model_version_by_alias("churn", "champion")
     assert (champion.source, champion.run_id) == (doomed.source, doomed.run_id)
     records = {e.record.version: e for e in audit.read_audit(http)}

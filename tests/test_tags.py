@@ -19,7 +19,8 @@ records = st.builds(FeatureRecord, names, dtypes, fingerprints)
 
 def _valid_for_mlflow(encoded: dict[str, str]) -> None:
     for key, value in encoded.items():
-        assert len(key) <= 250 and KEY_CHARSET.match(key), key
+        assert len(key) <= 250, key
+        assert KEY_CHARSET.match(key), key
         assert key.startswith("mlflow_debt.")
         assert len(value) <= 8000
 
@@ -30,7 +31,8 @@ def test_any_feature_set_round_trips_exactly(recs: list[FeatureRecord]) -> None:
     encoded = tags.encode(recs, "test")
     _valid_for_mlflow(encoded)
     decoded = tags.decode(encoded)
-    assert decoded is not None and decoded.complete
+    assert decoded is not None
+    assert decoded.complete
     assert [r.name for r in decoded.features] == [r.name for r in recs]
     assert decoded.digest == tags.digest(decoded.features)
 
@@ -42,7 +44,8 @@ def test_names_longer_than_a_tag_value_are_split_and_rejoined(unit: str, length:
     encoded = tags.encode([FeatureRecord("a", "int64", "?"), FeatureRecord(name, "str", "?")], "x")
     _valid_for_mlflow(encoded)
     decoded = tags.decode(encoded)
-    assert decoded is not None and decoded.complete
+    assert decoded is not None
+    assert decoded.complete
     assert decoded.names == ["a", name]
 
 
@@ -57,7 +60,8 @@ def test_two_thousand_sixty_character_names_with_awkward_characters() -> None:
     _valid_for_mlflow(encoded)
     assert encoded[tags.COUNT_KEY] == "2000"
     decoded = tags.decode(encoded)
-    assert decoded is not None and decoded.names == [r.name for r in recs]
+    assert decoded is not None
+    assert decoded.names == [r.name for r in recs]
 
 
 def test_dtype_and_fingerprint_never_hold_the_separator() -> None:
@@ -79,28 +83,35 @@ def test_stale_long_parts_from_an_earlier_capture_are_ignored() -> None:
     new = tags.encode([FeatureRecord("short", "str", "?")], "new")
     merged = {**old, **new}  # set_tag overwrites; stale continuation keys stay behind
     decoded = tags.decode(merged)
-    assert decoded is not None and decoded.names == ["short"] and decoded.complete
+    assert decoded is not None
+    assert decoded.names == ["short"]
+    assert decoded.complete
 
 
 def test_fewer_features_than_an_earlier_capture_hides_the_old_ones() -> None:
     old = tags.encode([FeatureRecord(n, "int64", "?") for n in "abcdef"], "old")
     new = tags.encode([FeatureRecord(n, "int64", "?") for n in "xy"], "new")
     decoded = tags.decode({**old, **new})
-    assert decoded is not None and decoded.names == ["x", "y"] and decoded.complete
+    assert decoded is not None
+    assert decoded.names == ["x", "y"]
+    assert decoded.complete
 
 
 def test_a_missing_feature_tag_marks_the_set_incomplete() -> None:
     encoded = tags.encode([FeatureRecord(n, "int64", "?") for n in "abc"], "s")
     del encoded["mlflow_debt.f.001"]
     decoded = tags.decode(encoded)
-    assert decoded is not None and not decoded.complete and decoded.names == ["a", "c"]
+    assert decoded is not None
+    assert not decoded.complete
+    assert decoded.names == ["a", "c"]
 
 
 def test_a_tampered_value_fails_the_digest() -> None:
     encoded = tags.encode([FeatureRecord("a", "int64", "?")], "s")
     encoded["mlflow_debt.f.000"] = "b · int64 · ?"
     decoded = tags.decode(encoded)
-    assert decoded is not None and not decoded.complete
+    assert decoded is not None
+    assert not decoded.complete
 
 
 def test_no_feature_tags_decodes_to_none() -> None:
@@ -110,6 +121,7 @@ def test_no_feature_tags_decodes_to_none() -> None:
 
 def test_feast_feature_refs_are_read_when_no_own_tags() -> None:
     fs = tags.decode({"feast.feature_refs": "customer:user_age, customer:plan"})
-    assert fs is not None and fs.source == "feast"
+    assert fs is not None
+    assert fs.source == "feast"
     assert fs.names == ["customer:user_age", "customer:plan"]
     assert all(f.fingerprint == tags.UNKNOWN for f in fs.features)
