@@ -697,7 +697,7 @@ def main_thread_run_id() -> str | None:
         values = fluent._active_run_stack.get_all_thread_values()
         stack = values.get(threading.main_thread().ident or 0) or []
         return stack[-1].info.run_id if stack else None
-    except Exception:
+    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means no run
         return None
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 
@@ -54,7 +55,7 @@ def make_model(
     exp_id = experiment_id(client, experiment)
     try:
         client.create_registered_model(name, tags=tags)
-    except Exception:
+    except MlflowException:  # it exists
         if tags:
             for k, v in tags.items():
                 client.set_registered_model_tag(name, k, v)

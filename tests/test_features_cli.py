@@ -30,7 +30,8 @@ def frame() -> pd.DataFrame:
     )
 
 
-def test_features_text_lists_features_in_training_order(runner, tracking_uri, frame) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_features_text_lists_features_in_training_order(runner, frame) -> None:
     with mlflow.start_run(run_name="churn") as run:
         mlflow_debt.log_features(frame)
     result = runner.invoke(cli, ["features", run.info.run_id])
@@ -41,7 +42,8 @@ def test_features_text_lists_features_in_training_order(runner, tracking_uri, fr
     assert "plan, tier" in lines[3]
 
 
-def test_features_json_schema(runner, tracking_uri, frame) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_features_json_schema(runner, frame) -> None:
     with mlflow.start_run() as run:
         mlflow_debt.log_features(frame)
     result = runner.invoke(cli, ["features", run.info.run_id, "--format", "json"])
@@ -55,7 +57,8 @@ def test_features_json_schema(runner, tracking_uri, frame) -> None:
     assert payload["complete"] is True
 
 
-def test_features_of_an_untagged_run_suggests_backfill(runner, tracking_uri) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_features_of_an_untagged_run_suggests_backfill(runner) -> None:
     with mlflow.start_run() as run:
         pass
     result = runner.invoke(cli, ["features", run.info.run_id])
@@ -66,7 +69,8 @@ def test_features_of_an_untagged_run_suggests_backfill(runner, tracking_uri) -> 
     assert json.loads(as_json.output)["features"] == []
 
 
-def test_unknown_run_is_exit_2_with_one_line(runner, tracking_uri) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_unknown_run_is_exit_2_with_one_line(runner) -> None:
     result = runner.invoke(cli, ["features", "0123456789abcdef0123456789abcdef"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
@@ -160,7 +164,8 @@ def test_backfill_never_overwrites_captured_features(runner, client, frame) -> N
     assert len(fs.names) == 2
 
 
-def test_backfill_of_an_unknown_experiment_is_exit_2(runner, tracking_uri) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_backfill_of_an_unknown_experiment_is_exit_2(runner) -> None:
     result = runner.invoke(cli, ["backfill", "--experiment", "nope"])
     assert result.exit_code == 2
     assert result.output.strip() == "Error: Experiment 'nope' does not exist"

@@ -137,7 +137,8 @@ def test_outside_a_run_nothing_is_recorded(client, xgb, data):
     assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 
-def test_a_training_error_is_the_users_own(client, xgb, data):
+@pytest.mark.usefixtures("client")
+def test_a_training_error_is_the_users_own(xgb, data):
     X, _ = data
     with mlflow.start_run(), pytest.raises(xgb.core.XGBoostError):
         xgb.train({"objective": "no-such-objective"}, xgb.DMatrix(X), num_boost_round=1)

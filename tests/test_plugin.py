@@ -188,17 +188,18 @@ def test_the_environment_variable_turns_capture_off(client, data, monkeypatch) -
 def test_a_capture_error_never_fails_the_fit(client, data, mocker) -> None:
     X, y = data
     mocker.patch("mlflow_debt.capture.profile.describe_sample", side_effect=RuntimeError("boom"))
-    with mlflow.start_run() as run, pytest.warns(sklearn_hook.MlflowDebtWarning, match="boom"):
+    with mlflow.start_run() as run, pytest.warns(sklearn_hook.MlflowDebtWarning, match="boom"):  # noqa: PT031  from the fit or the write at flush
         model = LogisticRegression().fit(X[["user_age"]], y)
         mlflow_debt.flush()
     assert hasattr(model, "coef_")  # the fit completed
     assert features_of(client, run.info.run_id) is None
 
 
-def test_a_store_failure_never_fails_the_fit(client, data, mocker) -> None:
+@pytest.mark.usefixtures("client")
+def test_a_store_failure_never_fails_the_fit(data, mocker) -> None:
     X, y = data
     mocker.patch.object(MlflowClient, "log_batch", side_effect=MlflowException("store down"))
-    with mlflow.start_run(), pytest.warns(sklearn_hook.MlflowDebtWarning, match="store down"):
+    with mlflow.start_run(), pytest.warns(sklearn_hook.MlflowDebtWarning, match="store down"):  # noqa: PT031  from the write at flush
         model = LogisticRegression().fit(X[["user_age"]], y)
         mlflow_debt.flush()
     assert hasattr(model, "coef_")
@@ -222,7 +223,7 @@ def test_custom_estimators_defined_after_import_are_captured(client, data) -> No
     X, y = data
 
     class MeanModel(BaseEstimator):
-        def fit(self, X, y=None):
+        def fit(self, X, y=None):  # noqa: ARG002  sklearn's fit signature
             self.mean_ = float(np.mean(y))
             return self
 
@@ -289,7 +290,8 @@ def test_log_features_with_numpy_and_names_and_with_bare_names(client, data) -> 
     assert {f.fingerprint for f in got.features} == {tags.UNKNOWN}
 
 
-def test_log_features_needs_a_run_and_matching_names(tracking_uri, data) -> None:
+@pytest.mark.usefixtures("tracking_uri")
+def test_log_features_needs_a_run_and_matching_names(data) -> None:
     X, _ = data
     with pytest.raises(InputError, match="No active run"):
         mlflow_debt.log_features(["a"])
@@ -346,7 +348,7 @@ def test_capture_works_whichever_is_imported_first(client, tracking_uri, imports
 
 
 @pytest.mark.slow
-def test_import_mlflow_survives_a_broken_capture_module(tmp_path) -> None:
+def test_import_mlflow_survives_a_broken_capture_module() -> None:
     """The plugin must never break `import mlflow`, even if our code is broken."""
     script = textwrap.dedent(
         """
@@ -445,7 +447,7 @@ def test_a_monitor_fit_after_the_model_does_not_replace_it(client, data) -> None
     assert "main" in others
 
 
-def test_partial_fit_loops_are_recorded_once(client, data, mocker) -> None:
+def test_partial_fit_loops_are_recorded_once(client, data) -> None:
     from sklearn.linear_model import SGDClassifier
 
     X, y = data

@@ -71,7 +71,7 @@ class Doubler(TransformerMixin, BaseEstimator):
     def __init__(self, factor: float = 2.0) -> None:
         self.factor = factor
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):  # noqa: ARG002  sklearn's fit signature
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
 
@@ -140,7 +140,8 @@ def test_bound_fit_compares_hashes_and_pickles_like_a_bound_method() -> None:
     assert pickle.loads(data).__self__.factor == 2.0
 
 
-def test_a_warning_filter_set_to_error_never_fails_a_fit(client) -> None:
+@pytest.mark.usefixtures("client")
+def test_a_warning_filter_set_to_error_never_fails_a_fit() -> None:
     X, y = frame()
     with mlflow.start_run(), warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -148,7 +149,8 @@ def test_a_warning_filter_set_to_error_never_fails_a_fit(client) -> None:
     assert hasattr(model, "coef_")
 
 
-def test_every_warning_is_an_mlflow_debt_warning_once_per_run_and_cause(client) -> None:
+@pytest.mark.usefixtures("client")
+def test_every_warning_is_an_mlflow_debt_warning_once_per_run_and_cause() -> None:
     X, y = frame()
     with mlflow.start_run(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -177,7 +179,8 @@ def test_fits_inside_sklearn_functions_never_warn(client) -> None:
     assert tags.decode(client.get_run(run.info.run_id).data.tags) is None
 
 
-def test_the_writer_thread_does_not_outlive_its_work(client) -> None:
+@pytest.mark.usefixtures("client")
+def test_the_writer_thread_does_not_outlive_its_work() -> None:
     X, y = frame()
     with mlflow.start_run():
         LogisticRegression().fit(X, y)
@@ -190,7 +193,8 @@ def test_the_writer_thread_does_not_outlive_its_work(client) -> None:
     assert [t.name for t in threading.enumerate() if t.name.startswith("mlflow-debt")] == []
 
 
-def test_uninstall_after_autolog_leaves_autologs_patch(client) -> None:
+@pytest.mark.usefixtures("client")
+def test_uninstall_after_autolog_leaves_autologs_patch() -> None:
     X, y = frame()
     mlflow.sklearn.autolog(log_models=False, silent=True)
     try:
@@ -499,7 +503,7 @@ def _estimators() -> list[BaseEstimator]:
 
 
 @pytest.fixture
-def active_run(tracking_uri):
+def active_run(tracking_uri):  # noqa: ARG001  requested for the store it sets
     with mlflow.start_run() as run:
         yield run
 
@@ -510,9 +514,10 @@ def _checks():
     return parametrize_with_checks(_estimators())
 
 
+@pytest.mark.usefixtures("active_run")
 @pytest.mark.slow
 @_checks()
-def test_sklearn_estimator_checks_pass_inside_an_active_run(active_run, estimator, check):
+def test_sklearn_estimator_checks_pass_inside_an_active_run(estimator, check):
     """Each check passes inside a run, or fails exactly as it does without the plugin."""
     assert hook.installed()
     assert mlflow.active_run() is not None
@@ -520,7 +525,7 @@ def test_sklearn_estimator_checks_pass_inside_an_active_run(active_run, estimato
         warnings.simplefilter("ignore", category=FutureWarning)
         try:
             check(clone(estimator))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any failure: it must fail the same way without us
             hook.uninstall()
             try:
                 with pytest.raises(type(exc)):

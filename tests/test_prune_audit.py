@@ -229,7 +229,7 @@ def test_two_prunes_at_once_agree(mc):
     def go(snap_plan):
         try:
             results.append(prune_apply.apply(mc, *snap_plan))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=go, args=(x,)) for x in (a, b)]

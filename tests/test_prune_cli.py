@@ -273,7 +273,8 @@ def test_unreachable_server_exit_3_fast(monkeypatch, command):
     assert "Traceback" not in result.output
 
 
-def test_empty_registry_is_fine(mc):
+@pytest.mark.usefixtures("mc")
+def test_empty_registry_is_fine():
     doc = prune_json("--max-versions", "2")
     assert doc == {
         "applied": True,

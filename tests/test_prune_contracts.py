@@ -143,7 +143,8 @@ def test_prune_policy_and_restore_text_escape_store_strings(mc):
     assert {r["name"] for r in doc["records"]} == {NASTY}
 
 
-def test_an_unknown_model_named_with_escapes_is_echoed_escaped(mc):
+@pytest.mark.usefixtures("mc")
+def test_an_unknown_model_named_with_escapes_is_echoed_escaped():
     result = run("prune", "--model", "\x1b]0;x\x07", "--max-versions", "2")
     assert result.exit_code == 2
     line = one_error_line(result)
@@ -153,7 +154,8 @@ def test_an_unknown_model_named_with_escapes_is_echoed_escaped(mc):
     assert "does not exist" in line
 
 
-def test_policy_set_on_an_unknown_model_is_echoed_escaped(mc):
+@pytest.mark.usefixtures("mc")
+def test_policy_set_on_an_unknown_model_is_echoed_escaped():
     result = run("policy", "set", "\x1b[31mred", "--max-versions", "2")
     assert result.exit_code == 2
     assert ESC not in one_error_line(result)

@@ -242,7 +242,7 @@ def test_reproducibility_lists_what_each_version_lacks(client):
     )
 
 
-def test_a_real_logged_model_with_a_signature_passes(client, tmp_path):
+def test_a_real_logged_model_with_a_signature_passes(client):
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
@@ -383,7 +383,7 @@ def test_a_prune_that_failed_to_delete_is_a_finding(client, mocker):
     for i, acc in enumerate([0.7, 0.9, 0.8]):
         clean_version(client, "churn_model", metrics={"accuracy": acc}, start=i)
 
-    def failing(self, name, version):
+    def failing(self, name, version):  # noqa: ARG001  autospec passes the call's arguments
         raise MlflowException("Internal error: database is locked", error_code=INTERNAL_ERROR)
 
     mocker.patch.object(MlflowClient, "delete_model_version", autospec=True, side_effect=failing)

@@ -124,7 +124,7 @@ def test_html_report_is_one_self_contained_page(tracking_uri, client, tmp_path):
         assert f'id="{check_id}"' in page
 
 
-def test_markdown_json_and_html_carry_the_same_findings(store, tmp_path):
+def test_markdown_json_and_html_carry_the_same_findings(store):
     doc = as_json(store)
     md = report(store, "--format", "markdown").stdout
     page = report(store, "--format", "html").stdout

@@ -182,7 +182,7 @@ def test_bad_deliveries_delete_nothing(hc, receivers):
     assert status["enforcements"] == 1
 
 
-def test_killed_mid_enforcement_then_reconcile_finishes(hc, receivers, hook_server, tmp_path):
+def test_killed_mid_enforcement_then_reconcile_finishes(hc, receivers, hook_server):
     name = f"kill-{uuid.uuid4().hex[:6]}"
     n = 30
     ids = runs(hc, n)
@@ -192,7 +192,7 @@ def test_killed_mid_enforcement_then_reconcile_finishes(hc, receivers, hook_serv
     deletes = {"n": 0}
     lock = threading.Lock()
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if "model-versions/delete" in path:
             with lock:
                 deletes["n"] += 1
@@ -223,7 +223,7 @@ def test_503s_are_retried_then_left_to_the_reconcile(hc, receivers, hook_server)
     with_protected(hc, name, ids)
     state = {"on": True, "seen": 0}
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if state["on"] and "model-versions/delete" in path:
             state["seen"] += 1
             return "before"  # the server is down for deletes
@@ -253,7 +253,7 @@ def test_a_delete_whose_answer_was_lost_keeps_its_record(hc, receivers, hook_ser
     with_protected(hc, name, ids)
     state = {"seen": 0, "on": True}
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if state["on"] and "model-versions/delete" in path:
             state["seen"] += 1
             # The first delete takes effect but its answer is lost; then the server is down
@@ -280,7 +280,7 @@ def test_alias_set_during_enforcement_survives(hc, receivers, hook_server):
     victim = 3  # planned for deletion
     done = threading.Event()
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         # The prune has planned and re-planned; now, before its first delete, someone promotes
         # the victim: the re-check right before each delete must see the alias.
         if "runs/create" in path and not done.is_set():
@@ -324,7 +324,7 @@ def test_sigterm_finishes_the_running_enforcement(hc, receivers, hook_server):
     holder: dict[str, Any] = {}
     first = threading.Event()
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if "model-versions/delete" in path:
             if not first.is_set():
                 first.set()

@@ -8,7 +8,6 @@ it came in the URI (``http://user:pass@host``) or not.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -78,7 +77,7 @@ def test_without_credentials_the_server_refuses_in_one_line(auth_server) -> None
     assert lines[0].startswith("Error: "), result.stderr
 
 
-def test_a_password_in_the_uri_is_never_printed(auth_server, tmp_path: Path) -> None:
+def test_a_password_in_the_uri_is_never_printed(auth_server) -> None:
     host = auth_server.url.removeprefix("http://")
     result = policy_show(f"http://admin:{WRONG_PASSWORD}@{host}")
     assert result.exit_code == 3, result.output

@@ -160,7 +160,7 @@ def test_503s_are_retried_and_lost_responses_count_once(http: MlflowClient) -> N
     calls = Counter[str]()
     lock = threading.Lock()
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if DELETE_PATH not in path:
             return None
         with lock:
@@ -184,7 +184,7 @@ def test_503s_are_retried_and_lost_responses_count_once(http: MlflowClient) -> N
 def test_a_server_that_keeps_answering_503_is_a_clean_exit_3(http: MlflowClient) -> None:
     make_versions(http, "churn", VALUES[:6])
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         return "before" if DELETE_PATH in path else None
 
     with FaultProxy(http.tracking_uri, fault) as proxy:
@@ -253,7 +253,7 @@ def test_a_server_answering_503_while_reading_the_audit_says_so(http: MlflowClie
     make_versions(http, "churn", VALUES[:5])
     assert prune(http.tracking_uri, "--max-versions", "3").exit_code == 0
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         return "before" if "/runs/search" in path else None
 
     with FaultProxy(http.tracking_uri, fault) as proxy:
@@ -274,7 +274,7 @@ def test_restore_whose_create_answer_is_lost_registers_one_version(http: MlflowC
     (entry,) = [e for e in audit.read_audit(http) if e.record.version == 1]
     lost: list[str] = []
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if CREATE_PATH in path and not lost:
             lost.append(path)
             return "after"  # registered, but the answer is a 503: MLflow's client retries
@@ -307,7 +307,7 @@ def test_an_alias_moved_onto_a_version_mid_delete_is_reinstated(http: MlflowClie
     doomed = http.get_model_version("churn", "3")
     moved: list[str] = []
 
-    def fault(method: str, path: str) -> str | None:
+    def fault(method: str, path: str) -> str | None:  # noqa: ARG001  the proxy's hook
         if DELETE_PATH in path and not moved:
             # The DELETE of v3 is in flight: someone moves champion onto v3 first.
             http.set_registered_model_alias("churn", "champion", "3")

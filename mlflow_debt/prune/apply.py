@@ -128,7 +128,7 @@ def _aliases_of_name(models: Sequence[RegisteredModel], name: str) -> dict[int, 
     return {}
 
 
-def apply(
+def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
     client: MlflowClient,
     snapshot: Snapshot,
     plan: PrunePlan,
@@ -205,7 +205,7 @@ def apply(
             rec.state, rec.detail = FAILED, store.one_line(exc.message)
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
-        except Exception as exc:  # network/DB errors: record, stop, report after the audit
+        except Exception as exc:  # noqa: BLE001  network/DB errors: record, stop, report after the audit
             rec.state, rec.detail = FAILED, store.one_line(f"{type(exc).__name__}: {exc}")
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()

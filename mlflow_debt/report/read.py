@@ -174,7 +174,7 @@ def _mlmodel(location: str, tmp: str, tracking_uri: str) -> tuple[bool | None, b
         data = yaml.safe_load(Path(local).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         return True, None
-    except Exception as exc:  # any artifact store's error: missing SDK, network, permissions
+    except Exception as exc:  # noqa: BLE001  any artifact store's error: missing SDK, network, permissions
         text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
         if isinstance(exc, FileNotFoundError) or any(s in text for s in _NOT_FOUND):
             return False, None
@@ -189,7 +189,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
 
     try:
         files = mlflow.artifacts.list_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
-    except Exception:
+    except Exception:  # noqa: BLE001  any artifact store's error means no MLmodel seen
         return None
     return any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files)
 
