@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import launch
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from server import MlflowServer, reset_store
 
 from mlflow_debt import tags
 from mlflow_debt.cli import cli
+
+from support.chromium import launch
+from support.server import MlflowServer, reset_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.browser]
 

@@ -13,11 +13,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import OLD_AGE, SESSIONS, make_run, register
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.cli import cli
 from mlflow_debt.output import md_code, md_text, terminal_safe
+
+from support.lineage import OLD_AGE, SESSIONS, make_run, register
 
 CLEAR = "\x1b[2J"
 OSC8 = "\x1b]8;;http://evil.example/\x07click me\x1b]8;;\x07"

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-from server import MlflowServer
 
 from mlflow_debt.cli import cli
+
+from support.server import MlflowServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

@@ -21,10 +21,9 @@ from mlflow_debt.prune import apply as prune_apply
 from mlflow_debt.prune import audit, history
 from mlflow_debt.prune import read as prune_read
 
-pytest.register_assert_rewrite("prune_fixtures")
-from prune_fixtures import live_versions, make_model  # noqa: E402
+from support.prune import live_versions, make_model
 
-pytest_plugins = ["prune_fixtures"]
+pytestmark = pytest.mark.backends  # store tests also run against the servers
 
 EXAMPLE = [0.82, 0.85, 0.88, 0.90, 0.87]
 

@@ -3,7 +3,7 @@
 Each test here failed on the code before the fix it names: server errors reading the audit
 (3.1), store strings and echoed input on a terminal (3.4), faults around deletes and restores
 (3.9), conflicting flags (3.10). The same faults against a real server are in
-tests/test_server_faults.py.
+tests/prune/test_server_faults.py.
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, PERMISSION_DENIED
 from mlflow.tracking import MlflowClient
 
-pytest.register_assert_rewrite("prune_fixtures", "report_fixtures")
-from prune_fixtures import make_model  # noqa: E402
-from report_fixtures import assess, findings  # noqa: E402
+from mlflow_debt.cli import cli
+from mlflow_debt.errors import ServerError
+from mlflow_debt.prune import audit, history
+from mlflow_debt.store import mlflow_errors
 
-from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.errors import ServerError  # noqa: E402
-from mlflow_debt.prune import audit, history  # noqa: E402
-from mlflow_debt.store import mlflow_errors  # noqa: E402
-
-pytest_plugins = ["prune_fixtures"]
+from support.prune import make_model
+from support.report import assess, findings
 
 EXAMPLE = [0.82, 0.85, 0.88, 0.90, 0.87]
 ESC = "\x1b"

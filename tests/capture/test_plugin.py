@@ -25,6 +25,8 @@ from mlflow_debt.capture import hook as sklearn_hook
 from mlflow_debt.errors import InputError
 from mlflow_debt.plugin import DebtRunContextProvider
 
+pytestmark = pytest.mark.backends  # store tests also run against the servers
+
 
 @pytest.fixture
 def data() -> tuple[pd.DataFrame, pd.Series]:

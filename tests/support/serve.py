@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from server import MlflowServer, free_port, reset_store
 
 from mlflow_debt.cli import cli
+
+from support.server import MlflowServer, free_port, reset_store
 
 SECRET_ENV = "MLFLOW_DEBT_TEST_WEBHOOK_SECRET"
 SECRET = "s3cret-" + uuid.uuid4().hex

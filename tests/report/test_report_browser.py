@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import launch
-from lineage_fixtures import row, version
 from test_report_html import IMG, SCRIPT, team_report
 
 from mlflow_debt.consumers import analysis as lineage
@@ -21,6 +19,9 @@ from mlflow_debt.report import model as rmodel
 from mlflow_debt.report.assess import assess as assess_facts
 from mlflow_debt.report.html import report_html
 from mlflow_debt.report.model import DebtReport, Facts, ModelFacts
+
+from support.chromium import launch
+from support.lineage import row, version
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -173,9 +174,10 @@ def test_cli_report_of_a_real_store_in_the_browser(
     import json
 
     from click.testing import CliRunner
-    from lineage_fixtures import SESSIONS, make_run, register, team_scenario, write_declarations
 
     from mlflow_debt.cli import cli
+
+    from support.lineage import SESSIONS, make_run, register, team_scenario, write_declarations
 
     team_scenario(client)
     features = {SCRIPT: SESSIONS, IMG: SESSIONS, "churn_model_score": "x"}

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from server import MlflowServer
 
-pytest.register_assert_rewrite("serve_fixtures")
-pytest_plugins = ["serve_fixtures"]
-from serve_fixtures import SECRET_ENV, Receiver, serve_cli  # noqa: E402
+from support.serve import SECRET_ENV, Receiver, serve_cli
+from support.server import MlflowServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

@@ -2,7 +2,7 @@
 
 The faults are real: the server process group is SIGKILLed, and the 503s come from a proxy in
 front of the server, so MLflow's own HTTP retries are exercised. (The mock-level failures of one
-call live in tests/test_prune_audit.py.)
+call live in tests/prune/test_prune_audit.py.)
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import pytest
 from click.testing import CliRunner, Result
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
-from server import FaultProxy, MlflowServer, reset_store
 
 from mlflow_debt.cli import cli
 from mlflow_debt.prune import audit, history
+
+from support.server import FaultProxy, MlflowServer, reset_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

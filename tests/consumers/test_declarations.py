@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from lineage_fixtures import DECLARED
 
 from mlflow_debt.consumers import declarations
 from mlflow_debt.errors import InputError, NotFoundError
+
+from support.lineage import DECLARED
 
 
 def test_reads_the_team_file(tmp_path):

@@ -11,12 +11,11 @@ from click.testing import CliRunner
 from mlflow_debt.cli import cli
 from mlflow_debt.prune.plan import KEEP_TAG
 
-pytest.register_assert_rewrite("prune_fixtures")
-from prune_fixtures import live_versions, make_model  # noqa: E402
+from support.prune import live_versions, make_model
 
-#: The fixtures (``mc``: a client on a fresh real store) live in tests/prune_fixtures.py.
-pytest_plugins = ["prune_fixtures"]
+pytestmark = pytest.mark.backends  # store tests also run against the servers
 
+#: The fixtures (``mc``: a client on a fresh real store) live in tests/support/prune.py.
 EXAMPLE = [0.82, 0.85, 0.88, 0.90, 0.87]
 
 

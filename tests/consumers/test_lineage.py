@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from lineage_fixtures import NEW_AGE, OLD_AGE, SESSIONS, row, version
 
 from mlflow_debt import tags
 from mlflow_debt.consumers import analysis as lineage
 from mlflow_debt.consumers.analysis import Declarations, Pair, analyze, impact
+
+from support.lineage import NEW_AGE, OLD_AGE, SESSIONS, row, version
 
 
 def _names(report: lineage.Report) -> dict[str, tuple[str, ...]]:

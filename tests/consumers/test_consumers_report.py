@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from lineage_fixtures import NEW_AGE, OLD_AGE, row, version
-
 from mlflow_debt import tags
 from mlflow_debt.consumers import render
 from mlflow_debt.consumers.analysis import Declarations, RunRow, analyze, impact
+
+from support.lineage import NEW_AGE, OLD_AGE, row, version
 
 
 def _report(**kwargs):

@@ -6,8 +6,6 @@ import dataclasses
 import re
 from html.parser import HTMLParser
 
-from lineage_fixtures import NEW_AGE, OLD_AGE, PLAN, SESSIONS, row, version
-
 from mlflow_debt import tags
 from mlflow_debt.consumers import analysis as lineage
 from mlflow_debt.prune.plan import MAX_VERSIONS_TAG
@@ -24,6 +22,8 @@ from mlflow_debt.report.model import (
     VersionFacts,
 )
 from mlflow_debt.report.svg import crossings
+
+from support.lineage import NEW_AGE, OLD_AGE, PLAN, SESSIONS, row, version
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'

@@ -1,6 +1,6 @@
 """`mlflow-debt report` end to end: formats, files, the --fail-on gate, bad input, hostile names.
 
-Listed in conftest's ``SERVER_MODULES``: tests on ``tracking_uri`` also run against a real
+Marked ``backends``: tests on ``tracking_uri`` also run against a real
 ``mlflow server`` (SQLite and PostgreSQL behind it).
 """
 
@@ -12,15 +12,16 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import NEW_AGE, OLD_AGE, PLAN, SESSIONS, make_run, write_declarations
 from mlflow.tracking import MlflowClient
 
-pytest.register_assert_rewrite("report_fixtures")
-from report_fixtures import clean_version  # noqa: E402
+from mlflow_debt.cli import cli
+from mlflow_debt.report.model import CHECK_IDS
+from mlflow_debt.report.text import md_text
 
-from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.report.model import CHECK_IDS  # noqa: E402
-from mlflow_debt.report.text import md_text  # noqa: E402
+from support.lineage import NEW_AGE, OLD_AGE, PLAN, SESSIONS, make_run, write_declarations
+from support.report import clean_version
+
+pytestmark = pytest.mark.backends  # store tests also run against the servers
 
 XSS = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'

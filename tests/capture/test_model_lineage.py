@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 
 import mlflow
+import pytest
 from click.testing import CliRunner
-from lineage_fixtures import OLD_AGE, SESSIONS, feature_tags, make_run
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import tags
 from mlflow_debt.cli import cli
 from mlflow_debt.report import read as report_read
+
+from support.lineage import OLD_AGE, SESSIONS, feature_tags, make_run
+
+pytestmark = pytest.mark.backends  # store tests also run against the servers
 
 NEG_BALANCE = "num:-:mn2.1:s1.9:na0"
 PLAN = "cat:k3:h5d41ab:na0"

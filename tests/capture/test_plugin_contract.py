@@ -32,7 +32,7 @@ from mlflow_debt import tags
 from mlflow_debt.capture import hook, recorder
 from mlflow_debt.errors import MlflowDebtWarning
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {
     **os.environ,
     "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -16,6 +16,8 @@ import mlflow_debt
 from mlflow_debt import tags
 from mlflow_debt.cli import cli
 
+pytestmark = pytest.mark.backends  # store tests also run against the servers
+
 
 @pytest.fixture
 def runner() -> CliRunner:

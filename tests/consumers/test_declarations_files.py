@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import DECLARED
 
 from mlflow_debt.cli import cli
 from mlflow_debt.consumers import declarations
 from mlflow_debt.errors import InputError
+
+from support.lineage import DECLARED
 
 LIMIT = 1024 * 1024 * 1024  # bytes of address space for the child
 
@@ -224,8 +225,9 @@ def test_short_form_problems(text, problem):
 
 def test_short_form_gates_the_consumers_command(tmp_path):
     """The README's format works end to end: an undeclared consumer fails the gate."""
-    from lineage_fixtures import team_scenario
     from mlflow.tracking import MlflowClient
+
+    from support.lineage import team_scenario
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     team_scenario(MlflowClient(tracking_uri=uri, registry_uri=uri))

@@ -12,7 +12,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from engine_fixtures import require
 
 import mlflow_debt
 from mlflow_debt import tags
@@ -20,6 +19,8 @@ from mlflow_debt.capture import hook as sklearn_hook
 from mlflow_debt.capture import profile
 from mlflow_debt.capture.fingerprint import same_definition
 from mlflow_debt.capture.hook import MlflowDebtWarning
+
+from support.engines import require
 
 
 @pytest.fixture

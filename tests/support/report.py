@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lineage_fixtures import make_run, register
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
@@ -16,6 +15,8 @@ from mlflow_debt.consumers.analysis import Declarations
 from mlflow_debt.report import model as rmodel
 from mlflow_debt.report import read as report_io
 from mlflow_debt.report.model import DebtReport, Thresholds
+
+from support.lineage import make_run, register
 
 GIT = "mlflow.source.git.commit"
 COMMIT = "0f3c2a9d5b7e41c2a8f6d0e9b1c3a5e7f9d1b3c5"

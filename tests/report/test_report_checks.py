@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import NEW_AGE, OLD_AGE, SESSIONS, make_run
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 from mlflow.tracking import MlflowClient
 
-pytest.register_assert_rewrite("report_fixtures")
-from report_fixtures import assess, clean_version, findings, subjects  # noqa: E402
+from mlflow_debt.cli import cli
+from mlflow_debt.consumers.declarations import parse
+from mlflow_debt.prune import audit, history
+from mlflow_debt.report import model as rmodel
+from mlflow_debt.report.model import PASS, SKIPPED
 
-from mlflow_debt.cli import cli  # noqa: E402
-from mlflow_debt.consumers.declarations import parse  # noqa: E402
-from mlflow_debt.prune import audit, history  # noqa: E402
-from mlflow_debt.report import model as rmodel  # noqa: E402
-from mlflow_debt.report.model import PASS, SKIPPED  # noqa: E402
+from support.lineage import NEW_AGE, OLD_AGE, SESSIONS, make_run
+from support.report import assess, clean_version, findings, subjects
 
 
 def status(report: rmodel.DebtReport) -> dict[str, str]:

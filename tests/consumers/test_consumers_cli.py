@@ -6,7 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import (
+from mlflow.tracking import MlflowClient
+
+from mlflow_debt import tags
+from mlflow_debt.cli import cli
+
+from support.lineage import (
     NEW_AGE,
     OLD_AGE,
     SESSIONS,
@@ -15,10 +20,8 @@ from lineage_fixtures import (
     team_scenario,
     write_declarations,
 )
-from mlflow.tracking import MlflowClient
 
-from mlflow_debt import tags
-from mlflow_debt.cli import cli
+pytestmark = pytest.mark.backends  # store tests also run against the servers
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
-from server import FaultProxy
 
 from mlflow_debt.prune.plan import KEEP_TAG, MAX_VERSIONS_TAG
 from mlflow_debt.serve import enforce, verify
 
-pytest.register_assert_rewrite("serve_fixtures")
-pytest_plugins = ["serve_fixtures"]
-from serve_fixtures import SECRET, wait_until  # noqa: E402
+from support.serve import SECRET, wait_until
+from support.server import FaultProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

@@ -16,13 +16,14 @@ import uvicorn
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from server import free_port
 
 from mlflow_debt.cli import cli
 from mlflow_debt.serve import verify
 from mlflow_debt.serve.app import create_app
 from mlflow_debt.serve.queue import Coalescer, Seen
 from mlflow_debt.serve.service import Log, Service, Settings
+
+from support.server import free_port
 
 SECRET = "test-secret-\u00e9"
 
