@@ -41,10 +41,10 @@ SHORT_HELP_LIMIT = 1_000
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002  click's Group interface
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002  click's Group interface
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
@@ -71,7 +71,7 @@ class LazyGroup(click.Group):
             raise
         except BrokenPipeError:
             raise  # the reader of stdout went away (``| head``): click's standalone handling
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  the last-resort handler: exit 3 or 4, one line
             # MLflow/HTTP/database errors that escaped a store call's translation are exit 3;
             # anything else is a bug in mlflow-debt (exit 4).
             if type(exc).__module__.split(".")[0] in _SERVER_ERROR_MODULES:
@@ -165,7 +165,7 @@ def _quiet_store_setup_logs() -> None:
         record = previous_factory(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:
+        except Exception:  # noqa: BLE001  a foreign log record: never break the logging of it
             return record
         record.msg, record.args = redact(message), None
         return record
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
             wrapper: Any = click.utils.PacifyFlushWrapper
             sys.stdout = wrapper(sys.stdout)
             code = 1
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  the last-resort handler: one line, exit 4
             _internal_error(exc)
             code = EXIT_INTERNAL
         sys.exit(code if isinstance(code, int) else 0)

@@ -12,7 +12,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _check_stores(
     ctx: click.Context,
-    param: click.Parameter,
+    param: click.Parameter,  # noqa: ARG001  click's callback signature
     value: str | None,
 ) -> str | None:
     """A command that runs opens its store checked: a SQLite file that does not exist is an

@@ -27,18 +27,18 @@ class DebtRunContextProvider:
 
             if not sklearn_hook.disabled():
                 sklearn_hook.install()
-        except Exception as exc:  # pragma: no cover - defensive
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - never fails the user's mlflow
             try:
                 from mlflow_debt.errors import MlflowDebtWarning
 
                 warnings.warn(f"mlflow-debt is disabled: {exc}", MlflowDebtWarning, stacklevel=2)
-            except Exception:
+            except Exception:  # noqa: BLE001  the plugin never fails the user's import of mlflow
                 pass
         try:  # isinstance(provider, RunContextProvider) holds, as for a subclass
             from mlflow.tracking.context.abstract_context import RunContextProvider
 
             RunContextProvider.register(DebtRunContextProvider)  # type: ignore[attr-defined]
-        except Exception:
+        except Exception:  # noqa: BLE001  the plugin never fails the user's import of mlflow
             pass
 
     def in_context(self) -> bool:

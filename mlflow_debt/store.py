@@ -703,7 +703,7 @@ def main_thread_run_id() -> str | None:
         values = fluent._active_run_stack.get_all_thread_values()
         stack = values.get(threading.main_thread().ident or 0) or []
         return stack[-1].info.run_id if stack else None
-    except Exception:
+    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means no run
         return None
 
 
@@ -715,7 +715,7 @@ def active_run_id() -> str | None:
     """
     run = mlflow.active_run()
     if run is not None:
-        return run.info.run_id
+        return str(run.info.run_id)
     from mlflow.environment_variables import MLFLOW_RUN_ID
 
     return MLFLOW_RUN_ID.get() or None

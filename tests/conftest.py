@@ -4,11 +4,12 @@ The ``tracking_uri`` fixture is the one place a test's store comes from: a fresh
 ``tmp_path`` (MLflow's embedded default). Tests that need a store request ``tracking_uri`` or
 ``client``; the autouse fixture makes sure nothing ever writes outside ``tmp_path``.
 
-Backends: in the modules listed in ``SERVER_MODULES`` every test that uses the store runs three
-times: ``[sqlite]`` (the file store), ``[server]`` (a real ``mlflow server`` over HTTP, on SQLite,
-marked ``server``) and ``[postgres]`` (the same on PostgreSQL, marked ``postgres``). The servers are
-started once per session and emptied before each test (``tests/server.py``). A test that cannot
-run over HTTP is marked ``sqlite_only``. PostgreSQL comes from ``MLFLOW_DEBT_TEST_POSTGRES_URI``
+Backends: in the modules marked ``backends`` (``pytestmark = pytest.mark.backends``) every test
+that uses the store runs three times: ``[sqlite]`` (the file store), ``[server]`` (a real ``mlflow
+server`` over HTTP, on SQLite, marked ``server``) and ``[postgres]`` (the same on PostgreSQL, marked
+``postgres``). The servers are started once per session and emptied before each test
+(``tests/support/server.py``). A test that cannot run over HTTP is marked ``sqlite_only``.
+PostgreSQL comes from ``MLFLOW_DEBT_TEST_POSTGRES_URI``
 (``.ci/run`` sets it); without it the postgres tests skip locally and fail under ``CI=true``.
 """
 
@@ -28,21 +29,15 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 import mlflow
 from mlflow.tracking import MlflowClient
-from server import MlflowServer, reset_store
 
-#: Test modules whose store-backed tests also run against the HTTP servers (issue 5). The module
-#: owners opt in here, without editing their modules.
-SERVER_MODULES = {
-    "test_plugin",
-    "test_features_cli",
-    "test_prune_cli",
-    "test_prune_audit",
-    "test_consumers_cli",
-    "test_report_cli",
-    "test_model_lineage",
-}
+# The shared fixtures and helpers (tests/support/) get pytest's assert rewriting, once for all.
+pytest.register_assert_rewrite("support")
+from support.server import MlflowServer, reset_store  # noqa: E402  rewritten: registered first
 
-#: Tests in those modules that stay on SQLite, with why (their owners can fix and remove them).
+#: Fixture modules of tests/support/ whose fixtures every test module can request.
+pytest_plugins = ["support.prune", "support.serve"]
+
+#: Tests in ``backends`` modules that stay on SQLite, with why (their owners can remove them).
 SQLITE_ONLY: set[str] = set()  # "test_module.py::test_name"
 
 POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
@@ -60,10 +55,10 @@ def in_ci() -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
-    # ``mc`` (tests/prune_fixtures.py) is a client on ``tracking_uri``.
+    # ``mc`` (tests/support/prune.py) is a client on ``tracking_uri``.
     if "tracking_uri" not in names and "mc" not in names:
         return
-    if metafunc.module.__name__.rpartition(".")[2] not in SERVER_MODULES:
+    if not metafunc.definition.get_closest_marker("backends"):
         return
     if metafunc.definition.get_closest_marker("sqlite_only"):
         return

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import launch
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from server import MlflowServer, reset_store
 
 from mlflow_debt import tags
 from mlflow_debt.cli import cli
+
+from support.chromium import launch
+from support.server import MlflowServer, reset_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.browser]
 
@@ -69,7 +70,8 @@ def test_run_page_shows_the_feature_tags(browser, server, tmp_path: Path) -> Non
     client = MlflowClient(tracking_uri=server.url)
     run = client.get_run(run_id)
     features = tags.decode(run.data.tags)
-    assert features is not None and len(features.features) >= 3
+    assert features is not None
+    assert len(features.features) >= 3
     page = browser.new_page()
     page.goto(f"{server.url}/#/experiments/{run.info.experiment_id}/runs/{run_id}")
     page.get_by_text(tags.FEATURE_PREFIX + "000", exact=False).first.wait_for(timeout=60_000)

@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from prune_fixtures import make_model
 
 from mlflow_debt.cli import COMMANDS, cli, main
 from mlflow_debt.redact import redact
+
+from support.prune import make_model
 
 CLI = [sys.executable, "-m", "mlflow_debt"]
 #: Documented exit codes (README, errors.py), pinned as numbers: they are an interface.

@@ -118,12 +118,13 @@ features:
 
 @pytest.fixture(scope="module")
 def docs_store(tmp_path_factory) -> Path:
-    """The store the examples describe: the example team (lineage_fixtures), a model with more
+    """The store the examples describe: the example team (support.lineage), a model with more
     versions than its limit (one of them protected by an alias), and one pruned already, so
     every list the examples show has an element to compare with."""
-    from lineage_fixtures import team_scenario
     from mlflow.tracking import MlflowClient
-    from prune_fixtures import make_model
+
+    from support.lineage import team_scenario
+    from support.prune import make_model
 
     path = tmp_path_factory.mktemp("docs") / "mlflow.db"
     uri = f"sqlite:///{path}"

@@ -38,7 +38,8 @@ def test_mlflow_run_of_the_example_project_records_features(client, tracking_uri
     run_id = mlflow_run(tracking_uri, "alpha=0.5", "model=churn_model")
     run = client.get_run(run_id)
     fs = tags.decode(run.data.tags)
-    assert fs is not None and fs.complete
+    assert fs is not None
+    assert fs.complete
     assert fs.names == [
         "user_age",
         "session_count",
@@ -60,7 +61,8 @@ def test_mlflow_run_of_the_example_project_records_features(client, tracking_uri
 def test_the_example_projects_own_mlproject_and_a_search_model(client, tracking_uri) -> None:
     run_id = mlflow_run(tracking_uri, "model=recommender", project=ROOT / "example_project")
     fs = tags.decode(client.get_run(run_id).data.tags)
-    assert fs is not None and fs.source == "sklearn:GridSearchCV"
+    assert fs is not None
+    assert fs.source == "sklearn:GridSearchCV"
     assert fs.names == ["session_count", "avg_session_minutes", "is_mobile", "plan"]
 
 
@@ -74,7 +76,8 @@ def test_a_unit_change_shows_in_the_fingerprint(client, tracking_uri) -> None:
             mlflow_run(tracking_uri, "model=ltv_model", "user_age_unit=months", "seed=1")
         ).data.tags
     )
-    assert years is not None and months is not None
+    assert years is not None
+    assert months is not None
     by_name = {f.name: f.fingerprint for f in months.features}
     for f in years.features:
         expected = f.name != "user_age"

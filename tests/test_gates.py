@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import DECLARED, team_scenario, write_declarations
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.cli import cli
@@ -13,6 +12,8 @@ from mlflow_debt.consumers.analysis import GATE_ALIASES, GATE_CHECKS
 from mlflow_debt.errors import InputError
 from mlflow_debt.gates import parse_fail_on
 from mlflow_debt.report.model import CHECK_IDS
+
+from support.lineage import DECLARED, team_scenario, write_declarations
 
 STALE = DECLARED + "  legacy_flag: [churn_model]\n"
 

@@ -13,11 +13,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from lineage_fixtures import OLD_AGE, SESSIONS, make_run, register
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.cli import cli
 from mlflow_debt.output import md_code, md_text, terminal_safe
+
+from support.lineage import OLD_AGE, SESSIONS, make_run, register
 
 CLEAR = "\x1b[2J"
 OSC8 = "\x1b]8;;http://evil.example/\x07click me\x1b]8;;\x07"
@@ -143,8 +144,10 @@ def test_consumers_markdown_escapes_html_images_links_and_pipes(store):
     md = result.stdout
     assert_terminal_safe(md)
     prose = outside_code(md)
-    assert "<img" not in prose and "<script" not in md
-    assert "![](" not in prose and "[docs](" not in prose
+    assert "<img" not in prose
+    assert "<script" not in md
+    assert "![](" not in prose
+    assert "[docs](" not in prose
     assert "!\\[\\](http://evil.example/pixel.png)" in md
     assert "&lt;img src=x onerror=alert(1)&gt;" in md
     assert "a\\|b c" in md
@@ -169,7 +172,9 @@ def test_impact_text_and_markdown(store, feature):
     md = run("impact", feature, "--tracking-uri", uri, "--format", "markdown").stdout
     assert CONTROL.search(md) is None
     prose = outside_code(md)
-    assert "<img" not in prose and "<script" not in prose and "![](" not in prose
+    assert "<img" not in prose
+    assert "<script" not in prose
+    assert "![](" not in prose
     _assert_rows_have_header_width(md)
 
 
@@ -178,7 +183,8 @@ def test_impact_of_an_unknown_hostile_name_echoes_it_safely(store):
     result = run("impact", f"nope{TITLE}", "--tracking-uri", uri)
     assert result.exit_code == 0
     assert "nope\\x1b]0;pwned\\x07" in result.stdout
-    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
 
 
 def test_report_markdown_is_terminal_safe_and_inert(store):
@@ -188,7 +194,9 @@ def test_report_markdown_is_terminal_safe_and_inert(store):
     md = result.stdout
     assert CONTROL.search(md) is None, repr(md)
     prose = outside_code(md)
-    assert "<img" not in prose and "<script" not in prose and "![](" not in prose
+    assert "<img" not in prose
+    assert "<script" not in prose
+    assert "![](" not in prose
     # The Mermaid graph: one node per line, so a name cannot close the code fence.
     fence = md.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert all(line.startswith("  ") or line == "graph LR" for line in fence.splitlines())

@@ -39,4 +39,5 @@ def test_the_report_page_finds_its_stylesheet():
     from mlflow_debt.report.model import DebtReport, Graph
 
     page = report_html(DebtReport((), (), (), Graph((), ()), ()))
-    assert "<style>\n:root {" in page and "--accent:" in page
+    assert "<style>\n:root {" in page
+    assert "--accent:" in page

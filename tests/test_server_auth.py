@@ -8,13 +8,13 @@ it came in the URI (``http://user:pass@host``) or not.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from server import MlflowServer
 
 from mlflow_debt.cli import cli
+
+from support.server import MlflowServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -74,10 +74,11 @@ def test_without_credentials_the_server_refuses_in_one_line(auth_server) -> None
     result = policy_show(auth_server.url)
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
 
 
-def test_a_password_in_the_uri_is_never_printed(auth_server, tmp_path: Path) -> None:
+def test_a_password_in_the_uri_is_never_printed(auth_server) -> None:
     host = auth_server.url.removeprefix("http://")
     result = policy_show(f"http://admin:{WRONG_PASSWORD}@{host}")
     assert result.exit_code == 3, result.output

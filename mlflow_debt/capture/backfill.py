@@ -100,7 +100,7 @@ def _signature_records(client: MlflowClient, location: str) -> list[FeatureRecor
                 tracking_uri=str(client.tracking_uri),
             )
             signature = Model.load(path).signature
-    except Exception:  # a model whose artifacts are gone tells us nothing
+    except Exception:  # noqa: BLE001  a model whose artifacts are gone tells us nothing
         return None
     if signature is None or signature.inputs is None:
         return None

@@ -213,7 +213,8 @@ def _float(text: str) -> float | None:
 def _pow10(e: float) -> float:
     """10**e, infinite past the float range (tag values are untrusted text)."""
     try:
-        return 10.0**e
+        result: float = 10.0**e
+        return result
     except OverflowError:
         return math.inf
 

@@ -93,7 +93,7 @@ def _record(estimator: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, 
         X = args[0] if args else kwargs.get("X")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         recorder.record_fit(estimator, X, kind=kind, y=y)
-    except Exception as exc:  # never fail the user's fit
+    except Exception as exc:  # noqa: BLE001  never fail the user's fit
         with contextlib.suppress(Exception):
             recorder.warn_once(
                 None,
@@ -257,7 +257,7 @@ def _hook_init_subclass(klass: type) -> None:
     """
     original = klass.__dict__.get("__init_subclass__")
 
-    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+    def __init_subclass__(cls: type, /, **kwargs: Any) -> None:
         if original is not None:
             original.__func__(cls, **kwargs)
         else:
@@ -309,7 +309,7 @@ class _SklearnBaseFinder:
             _remove_finder()
             try:
                 _patch_base(module)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  never fail the user's import of sklearn
                 with contextlib.suppress(Exception):
                     warnings.warn(
                         f"mlflow-debt could not hook scikit-learn: {exc}",
@@ -347,7 +347,7 @@ def install() -> None:
             else:
                 _finder = _SklearnBaseFinder()
                 sys.meta_path.insert(0, _finder)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  never fail the user's import of sklearn
         with contextlib.suppress(Exception):
             warnings.warn(
                 f"mlflow-debt could not install its hook: {exc}", MlflowDebtWarning, stacklevel=2

@@ -88,7 +88,7 @@ def _wrap(engine: str, train: Callable[..., Any]) -> Callable[..., Any]:
 def _quietly(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
-    except Exception:
+    except Exception:  # noqa: BLE001  foreign objects: capture never fails the user's fit
         return None
 
 
@@ -131,7 +131,7 @@ def _prepare_lightgbm(dataset: Any) -> Any:
     return ("names", dataset)
 
 
-def _finish_lightgbm(dataset: Any, booster: Any, taken: Any) -> None:
+def _finish_lightgbm(dataset: Any, booster: Any, taken: Any) -> None:  # noqa: ARG001  both finishers take what train returns
     run_id = _run_id()
     if run_id is None:
         return
@@ -156,7 +156,7 @@ def _finish_lightgbm(dataset: Any, booster: Any, taken: Any) -> None:
 # --- xgboost ----------------------------------------------------------------------------------
 
 
-def _finish_xgboost(dmatrix: Any, booster: Any, taken: Any) -> None:
+def _finish_xgboost(dmatrix: Any, booster: Any, taken: Any) -> None:  # noqa: ARG001  both finishers take what train returns
     run_id = _run_id()
     if run_id is None:
         return

@@ -86,7 +86,7 @@ def _polars_sample(X: Any) -> tuple[pd.DataFrame, dict[str, str]]:
         dtypes[str(name)] = str(s.dtype)
         try:
             values = s.to_numpy()
-        except Exception:  # nested or exotic types: their text still profiles as categories
+        except Exception:  # noqa: BLE001  nested or exotic types: their text still profiles as categories
             values = np.asarray(s.cast(str, strict=False).to_list(), dtype=object)
         if values.dtype == object and s.dtype.is_numeric():
             values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
@@ -169,7 +169,7 @@ def describe_names(
 def _scalar_params(obj: Any) -> str:
     try:
         params = obj.get_params(deep=False)
-    except Exception:
+    except Exception:  # noqa: BLE001  the user's estimator: capture never fails the fit
         return ""
     simple = {
         k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float, bool))

@@ -122,7 +122,7 @@ def enter(*, inner: bool = False) -> bool:
             if _outer_count == 1:
                 _saved_env = os.environ.get(OUTER_ENV)
                 os.environ[OUTER_ENV] = str(os.getpid())
-    except Exception:
+    except Exception:  # noqa: BLE001  the guard never fails the user's fit
         return False
     return True
 
@@ -141,7 +141,7 @@ def leave(outer: bool) -> None:
                     os.environ.pop(OUTER_ENV, None)
                 else:
                     os.environ[OUTER_ENV] = _saved_env
-    except Exception:
+    except Exception:  # noqa: BLE001  the guard never fails the user's fit
         pass
 
 
@@ -246,7 +246,7 @@ def _score(estimator: Any, y_given: bool) -> int:
         from sklearn.utils import get_tags
 
         kind = get_tags(estimator).estimator_type
-    except Exception:
+    except Exception:  # noqa: BLE001  the user's estimator: capture never fails the fit
         kind = None
     if y_given and kind not in ("outlier_detector", "clusterer") and hasattr(estimator, "predict"):
         return 1
@@ -544,7 +544,7 @@ def _schedule(run_id: str) -> None:
     if _forked_child:
         try:
             _write_run(run_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  never surfaces in the user's code: one warning
             _warn_write_failed(run_id, exc)
         return
     with _lock:
@@ -579,7 +579,7 @@ def _writer_loop() -> None:
             _in_flight[:] = [run_id]
             try:
                 _write_run(run_id)
-            except Exception as exc:  # never surfaces in the user's code: one warning
+            except Exception as exc:  # noqa: BLE001  never surfaces in the user's code: one warning
                 _warn_write_failed(run_id, exc)
             finally:
                 _in_flight.clear()
@@ -644,27 +644,38 @@ def _register_atexit() -> None:
 _log_hook: dict[str, Any] = {}
 
 
+def _logged_fit(
+    args: tuple[Any, ...], kwargs: dict[str, Any], info: Any
+) -> tuple[str, _Fit] | None:
+    """The (run id, fit) that a ``log_model`` call logs: by the model's identity, else by the
+    logged signature's input names in the run. Called under ``_lock``."""
+    found: tuple[str, _Fit] | None = None
+    for value in itertools.chain(kwargs.values(), args):
+        hit = _by_model.get(id(value))
+        if hit is not None:
+            found = hit
+            break
+    if found is None:  # no identity: the logged signature's input names
+        run_id = getattr(info, "run_id", None)
+        names = _signature_names(info)
+        run = _runs.get(run_id or "")
+        if run is None or not names:
+            return None
+        same = [f for f in run.fits if [n for n, _ in f.key] == names]
+        if not same:
+            return None
+        found = (run_id or "", same[-1])
+    return found
+
+
 def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -> None:
     model_id = getattr(info, "model_id", None)
     if not model_id:
         return
     with _lock:
-        found: tuple[str, _Fit] | None = None
-        for value in itertools.chain(kwargs.values(), args):
-            hit = _by_model.get(id(value))
-            if hit is not None:
-                found = hit
-                break
-        if found is None:  # no identity: the logged signature's input names
-            run_id = getattr(info, "run_id", None)
-            names = _signature_names(info)
-            run = _runs.get(run_id or "")
-            if run is None or not names:
-                return
-            same = [f for f in run.fits if [n for n, _ in f.key] == names]
-            if not same:
-                return
-            found = (run_id or "", same[-1])
+        found = _logged_fit(args, kwargs, info)
+        if found is None:
+            return
         run_id, fit = found
         if run_id == _OUTSIDE:  # fit before the run: it becomes the run's (logged) fit
             target = getattr(info, "run_id", None)
@@ -692,7 +703,7 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
 def _signature_names(info: Any) -> list[str]:
     try:
         names = info.signature.inputs.input_names()
-    except Exception:
+    except Exception:  # noqa: BLE001  the user's model info: capture never fails log_model
         return []
     return [str(n) for n in names]
 
@@ -703,7 +714,7 @@ def _install_log_model_hook() -> None:
         return
     try:
         from mlflow.models import Model
-    except Exception:
+    except Exception:  # noqa: BLE001  a broken MLflow install must not break the user's code
         return
     with _lock:
         if _log_hook:

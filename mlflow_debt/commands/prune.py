@@ -58,7 +58,7 @@ def _progress_factory() -> ProgressFactory:
     @contextlib.contextmanager
     def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         if not sys.stderr.isatty() or total <= 0:
-            yield lambda n: None
+            yield lambda _n: None
             return
         lock = threading.Lock()
         with click.progressbar(length=total, label=label, file=sys.stderr) as bar:

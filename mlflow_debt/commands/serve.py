@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,7 +25,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class Duration(click.ParamType):
+if TYPE_CHECKING:  # click is generic only from 8.2 on; >=8.1 is supported
+    _ParamType = click.ParamType[float]
+else:
+    _ParamType = click.ParamType
+
+
+class Duration(_ParamType):
     name = "DURATION"
 
     def convert(self, value: object, param: object, ctx: object) -> float:

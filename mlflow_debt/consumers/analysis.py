@@ -240,7 +240,7 @@ def consumers_of_run(
     return [(run.experiment, EXPERIMENT)]
 
 
-def analyze(
+def analyze(  # noqa: C901  one pass over runs and versions; see its sections
     runs: Iterable[RunRow],
     versions: Iterable[VersionRow] = (),
     aliases: Mapping[str, Mapping[str, int]] | None = None,

@@ -64,7 +64,7 @@ MAX_NODES = 1_000_000
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _UniqueKeyLoader(_SafeLoader):
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs: Any
     """A safe loader that refuses duplicate keys (plain YAML keeps the last one silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -80,7 +80,8 @@ class _UniqueKeyLoader(_SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def _kind(value: object) -> str:
@@ -145,7 +146,7 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _check_shape(text: str, where: str) -> None:
+def _check_shape(text: str, where: str) -> None:  # noqa: C901  one event loop over one stack
     """Refuse YAML that nests deeper than MAX_DEPTH or expands past MAX_NODES, from its events.
 
     Linear in the size of the text and without recursion: aliases are counted by the size of
@@ -188,16 +189,11 @@ def _check_shape(text: str, where: str) -> None:
             stack[-1][0][0] += n
 
 
-def parse(text: str, path: str = "<declarations>") -> Declarations:
-    """Validate the YAML ``text`` of a declarations file called ``path`` (for messages)."""
-    where = f"Declarations file {path!r}"
-    if len(text) > MAX_BYTES:
-        raise InputError(
-            f"{where} is over {_mb(MAX_BYTES)}; declarations files are limited to {_mb(MAX_BYTES)}"
-        )
+def _load(text: str, where: str) -> object:
+    """The YAML document in ``text``, its shape checked first; any YAML error is one line."""
     try:
         _check_shape(text, where)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -208,6 +204,38 @@ def parse(text: str, path: str = "<declarations>") -> Declarations:
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # A scalar the constructors refuse (a date like 2024-13-45), or a backstop.
         raise InputError(f"{where} is not valid YAML: {_one_line(exc)}") from None
+
+
+def _declared(features: dict[Any, Any], where: str) -> dict[str, tuple[str, ...]]:
+    """Feature name -> its consumers (stripped, deduplicated), each checked."""
+    declared: dict[str, tuple[str, ...]] = {}
+    for feature, consumers in features.items():
+        if not isinstance(feature, str):
+            raise InputError(
+                f"{where}: feature name {feature!r} is {_kind(feature)}, not a string; quote it"
+            )
+        if not isinstance(consumers, list):
+            raise InputError(
+                f"{where}: feature {feature!r} must map to a list of consumer names, "
+                f"not {_kind(consumers)}"
+            )
+        for name in consumers:
+            if not isinstance(name, str) or not name.strip():
+                raise InputError(
+                    f"{where}: feature {feature!r} lists {name!r}, which is not a consumer name"
+                )
+        declared[feature] = tuple(dict.fromkeys(name.strip() for name in consumers))
+    return declared
+
+
+def parse(text: str, path: str = "<declarations>") -> Declarations:
+    """Validate the YAML ``text`` of a declarations file called ``path`` (for messages)."""
+    where = f"Declarations file {path!r}"
+    if len(text) > MAX_BYTES:
+        raise InputError(
+            f"{where} is over {_mb(MAX_BYTES)}; declarations files are limited to {_mb(MAX_BYTES)}"
+        )
+    data = _load(text, where)
 
     if data is None:
         raise InputError(f"{where} is empty; expected a mapping with a 'features' key")
@@ -232,23 +260,7 @@ def parse(text: str, path: str = "<declarations>") -> Declarations:
         )
     features = {**features, **short}  # one of the two is empty
 
-    declared: dict[str, tuple[str, ...]] = {}
-    for feature, consumers in features.items():
-        if not isinstance(feature, str):
-            raise InputError(
-                f"{where}: feature name {feature!r} is {_kind(feature)}, not a string; quote it"
-            )
-        if not isinstance(consumers, list):
-            raise InputError(
-                f"{where}: feature {feature!r} must map to a list of consumer names, "
-                f"not {_kind(consumers)}"
-            )
-        for name in consumers:
-            if not isinstance(name, str) or not name.strip():
-                raise InputError(
-                    f"{where}: feature {feature!r} lists {name!r}, which is not a consumer name"
-                )
-        declared[feature] = tuple(dict.fromkeys(name.strip() for name in consumers))
+    declared = _declared(features, where)
     return Declarations(declared, scope=scope, path=path, outputs=_outputs(data, where))
 
 

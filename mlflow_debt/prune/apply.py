@@ -20,6 +20,7 @@ from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune import audit
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.history import (
+    AUDIT_EXPERIMENT,
     DELETED,
     FAILED,
     PLANNED,
@@ -127,7 +128,7 @@ def _aliases_of_name(models: Sequence[RegisteredModel], name: str) -> dict[int, 
     return {}
 
 
-def apply(
+def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
     client: MlflowClient,
     snapshot: Snapshot,
     plan: PrunePlan,
@@ -204,7 +205,7 @@ def apply(
             rec.state, rec.detail = FAILED, store.one_line(exc.message)
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
-        except Exception as exc:  # network/DB errors: record, stop, report after the audit
+        except Exception as exc:  # noqa: BLE001  network/DB errors: record, stop, report after the audit
             rec.state, rec.detail = FAILED, store.one_line(f"{type(exc).__name__}: {exc}")
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
@@ -225,6 +226,6 @@ def apply(
         raise ServerError(
             f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} "
             f"versions, all recorded in run {prune_id} of experiment "
-            f"{audit.AUDIT_EXPERIMENT!r}; re-run to finish."
+            f"{AUDIT_EXPERIMENT!r}; re-run to finish."
         )
     return result

@@ -29,8 +29,8 @@ ProgressFactory = Callable[[str, int], contextlib.AbstractContextManager[Callabl
 
 
 @contextlib.contextmanager
-def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    yield lambda n: None
+def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:  # noqa: ARG001  a ProgressFactory that shows nothing
+    yield lambda _n: None
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def _latest(metrics: Iterable[Metric], key: str) -> float | None:
     return store.latest_values(m for m in metrics if m.key == key).get(key)
 
 
-def read_metrics(
+def read_metrics(  # noqa: C901  its closures share the owner maps of one batched read
     client: MlflowClient,
     versions: Mapping[tuple[str, int], ModelVersion],
     metric_of: Mapping[str, str],

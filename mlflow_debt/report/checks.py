@@ -271,7 +271,7 @@ def _plan(name: str, versions: Sequence[VersionFacts], policy: Policy) -> retent
     return retention.plan_model(name, infos, metrics, policy)
 
 
-def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]]) -> CheckResult:
+def check_lineage_gaps(facts: Facts, by_model: Mapping[str, list[VersionFacts]]) -> CheckResult:  # noqa: ARG001  every check reads the facts
     findings = []
     applicable = {name for name, vs in by_model.items() if vs}
     for name in sorted(applicable):
@@ -347,7 +347,7 @@ def _missing(v: VersionFacts) -> list[str]:
     return missing
 
 
-def check_reproducibility(facts: Facts, by_model: Mapping[str, list[VersionFacts]]) -> CheckResult:
+def check_reproducibility(facts: Facts, by_model: Mapping[str, list[VersionFacts]]) -> CheckResult:  # noqa: ARG001  every check reads the facts
     findings = []
     applicable = {name for name, vs in by_model.items() if vs}
     unknown = 0
@@ -527,7 +527,7 @@ def check_cascades(facts: Facts) -> CheckResult:
     )
 
 
-def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:
+def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  every check takes the thresholds
     findings = []
     for p in facts.prunes:
         if p.crashed:

@@ -40,6 +40,7 @@ from mlflow_debt.consumers import read as consumers_io
 from mlflow_debt.consumers.analysis import Declarations, analyze
 from mlflow_debt.errors import NotFoundError
 from mlflow_debt.prune import audit
+from mlflow_debt.prune.history import AuditEntry
 from mlflow_debt.report import assess
 from mlflow_debt.report.model import (
     DebtReport,
@@ -173,7 +174,7 @@ def _mlmodel(location: str, tmp: str, tracking_uri: str) -> tuple[bool | None, b
         data = yaml.safe_load(Path(local).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         return True, None
-    except Exception as exc:  # any artifact store's error: missing SDK, network, permissions
+    except Exception as exc:  # noqa: BLE001  any artifact store's error: missing SDK, network, permissions
         text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
         if isinstance(exc, FileNotFoundError) or any(s in text for s in _NOT_FOUND):
             return False, None
@@ -188,7 +189,7 @@ def _listed(location: str, tracking_uri: str) -> bool | None:
 
     try:
         files = mlflow.artifacts.list_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
-    except Exception:
+    except Exception:  # noqa: BLE001  any artifact store's error means no MLmodel seen
         return None
     return any(f.path.rsplit("/", 1)[-1] == "MLmodel" for f in files)
 
@@ -216,7 +217,7 @@ def _read_mlmodels(
 
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
-    by_prune: dict[str, list[audit.AuditEntry]] = {}
+    by_prune: dict[str, list[AuditEntry]] = {}
     for entry in audit.read_audit(client):
         by_prune.setdefault(entry.prune_id, []).append(entry)
     return [

@@ -13,6 +13,7 @@ from mlflow_debt.output import dumps, md_code, md_table, md_text, plural, shell_
 from mlflow_debt.report.model import (
     FAIL,
     SKIPPED,
+    CheckResult,
     DebtReport,
     Finding,
     Graph,
@@ -183,10 +184,8 @@ def _mermaid(g: Graph) -> list[str]:
     return out
 
 
-def report_markdown(report: DebtReport) -> str:
-    """The whole report as Markdown: summary, graph (Mermaid), one section per check."""
+def _md_where(report: DebtReport) -> str:
     scope = report.scope
-    lines = ["# ML technical debt report", ""]
     where = [f"Tracking URI {md_code(scope.tracking_uri)}"]
     if scope.experiments:
         where.append("experiments " + ", ".join(md_text(e) for e in scope.experiments))
@@ -196,7 +195,52 @@ def report_markdown(report: DebtReport) -> str:
         where.append(f"declarations {md_code(scope.declared)}")
     if scope.generated_at:
         where.append(f"generated {md_text(scope.generated_at)}")
-    lines += [" · ".join(where), "", f"**{md_text(summary_line(report))}**", ""]
+    return " · ".join(where)
+
+
+def _md_check(c: CheckResult, report: DebtReport) -> list[str]:
+    doc = c.check
+    lines = [f"## {doc.title} (`{c.id}`) — {_BADGE[c.status]}", ""]
+    if c.note:
+        lines += [md_text(c.note[:1].upper() + c.note[1:]) + ".", ""]
+    if c.findings:
+        rows = [
+            [_SEVERITY[f.severity], md_text(f.subject), md_text(f.message), md_fix(f)]
+            for f in c.findings
+        ]
+        lines += md_table(["severity", "subject", "finding", "fix"], rows)
+        lines.append("")
+    if c.id == "prune-history" and report.prunes:
+        rows = [
+            [
+                md_text(p.started),
+                md_text(", ".join(p.models)),
+                str(p.count("deleted")),
+                str(p.restored),
+                md_code(restore_command(p.prune_id)),
+            ]
+            for p in report.prunes
+        ]
+        lines += md_table(["started", "models", "deleted", "restored", "undo"], rows)
+        lines.append("")
+    lines += [f"<details><summary>About {c.id}</summary>", ""]
+    lines += [
+        f"**Detects:** {md_text(doc.detects)}",
+        "",
+        f"**Why it is debt:** {md_text(doc.why)}",
+        "",
+        f"**Pay it down:** {md_text(doc.fix)}",
+        "",
+        "</details>",
+        "",
+    ]
+    return lines
+
+
+def report_markdown(report: DebtReport) -> str:
+    """The whole report as Markdown: summary, graph (Mermaid), one section per check."""
+    lines = ["# ML technical debt report", ""]
+    lines += [_md_where(report), "", f"**{md_text(summary_line(report))}**", ""]
 
     if report.top:
         lines += ["## Most urgent", ""]
@@ -222,41 +266,7 @@ def report_markdown(report: DebtReport) -> str:
     lines.append("")
 
     for c in report.checks:
-        doc = c.check
-        lines += [f"## {doc.title} (`{c.id}`) — {_BADGE[c.status]}", ""]
-        if c.note:
-            lines += [md_text(c.note[:1].upper() + c.note[1:]) + ".", ""]
-        if c.findings:
-            rows = [
-                [_SEVERITY[f.severity], md_text(f.subject), md_text(f.message), md_fix(f)]
-                for f in c.findings
-            ]
-            lines += md_table(["severity", "subject", "finding", "fix"], rows)
-            lines.append("")
-        if c.id == "prune-history" and report.prunes:
-            rows = [
-                [
-                    md_text(p.started),
-                    md_text(", ".join(p.models)),
-                    str(p.count("deleted")),
-                    str(p.restored),
-                    md_code(restore_command(p.prune_id)),
-                ]
-                for p in report.prunes
-            ]
-            lines += md_table(["started", "models", "deleted", "restored", "undo"], rows)
-            lines.append("")
-        lines += [f"<details><summary>About {c.id}</summary>", ""]
-        lines += [
-            f"**Detects:** {md_text(doc.detects)}",
-            "",
-            f"**Why it is debt:** {md_text(doc.why)}",
-            "",
-            f"**Pay it down:** {md_text(doc.fix)}",
-            "",
-            "</details>",
-            "",
-        ]
+        lines += _md_check(c, report)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -40,11 +40,11 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> Starlette:
         status, doc = service.accept(headers, b"".join(chunks))
         return JSONResponse(doc, status_code=status)
 
-    async def healthz(request: Request) -> Response:
+    async def healthz(request: Request) -> Response:  # noqa: ARG001  Starlette's endpoint signature
         ok = service.healthy()
         return JSONResponse({"status": "ok" if ok else "worker stopped"}, 200 if ok else 503)
 
-    async def status(request: Request) -> Response:
+    async def status(request: Request) -> Response:  # noqa: ARG001  Starlette's endpoint signature
         return JSONResponse(service.status())
 
     return Starlette(
@@ -85,7 +85,7 @@ def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> Non
         raise
     port = int(sock.getsockname()[1])
 
-    def on_signal(sig: int, frame: object) -> None:
+    def on_signal(sig: int, frame: object) -> None:  # noqa: ARG001  a signal handler's signature
         # uvicorn handles the signal while it serves, then restores this handler and raises the
         # signal again: it must not kill the process before the worker has finished.
         server.should_exit = True

@@ -201,7 +201,7 @@ class Service:
         """Enqueue every model with a policy, due at once; returns how many."""
         try:
             names = self._reconcile_models()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  the daemon outlives one failed reconcile: logged
             message = " ".join(str(exc).split())[:500]
             self.log("reconcile.failed", level="error", error=message)
             self._error(f"reconcile: {message}")
@@ -240,7 +240,7 @@ class Service:
             started = time.monotonic()
             try:
                 outcome = self._enforce(model)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  the daemon outlives one failed model: logged, retried
                 message = " ".join(str(exc).split())[:500]
                 last = attempt == self.settings.attempts or self._stopping.is_set()
                 self.log(

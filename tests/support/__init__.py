@@ -1,0 +1,1 @@
+"""Test support: servers, browsers and store fixtures shared by the test packages."""
