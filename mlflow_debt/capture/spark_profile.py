@@ -71,6 +71,7 @@ def describe(
         sample = sample.cache()
     try:
         stats = _aggregate(sample, names, kinds)
+        stats.update(_moments(sample, names, kinds, stats))
         cats = _categories(sample, strings, stats) if strings else {}
     finally:
         if strings:
@@ -110,14 +111,10 @@ def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str
     for i, n in enumerate(names):
         c = f"c{i}"
         if kinds[n] == "numeric":
-            x = f"CAST({c} AS DOUBLE)"
-            # the finite values: null for a null, NaN or infinity, which every aggregate skips
-            f = f"CASE WHEN NOT isnan({x}) AND abs({x}) != double('inf') THEN {x} END"
+            x, f = _finite(c)
             exprs += [
                 f"count_if({x} IS NULL OR isnan({x})) AS na{i}",
                 f"count_if({f} != round({f})) AS frac{i}",  # values that are not whole
-                f"avg({f}) AS mean{i}",
-                f"stddev_pop({f}) AS std{i}",
                 # min, the five quantiles, max: null when no value is finite
                 f"percentile_approx({f}, array({quantiles}), {ACCURACY}) AS q{i}",
             ]
@@ -125,6 +122,36 @@ def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str
             exprs += [f"count_if({c} IS NULL) AS na{i}", f"avg(CAST({c} AS DOUBLE)) AS mean{i}"]
         else:
             exprs.append(f"count_if({c} IS NULL) AS na{i}")
+    row = sample.selectExpr(*exprs).first()
+    return row.asDict() if row is not None else {}
+
+
+def _finite(c: str) -> tuple[str, str]:
+    """SQL for column ``c`` as a double, and its finite values (null for null, NaN, infinity,
+    which every aggregate skips)."""
+    x = f"CAST({c} AS DOUBLE)"
+    return x, f"CASE WHEN NOT isnan({x}) AND abs({x}) != double('inf') THEN {x} END"
+
+
+def _moments(
+    sample: Any, names: list[str], kinds: dict[str, str], stats: dict[str, Any]
+) -> dict[str, Any]:
+    """Mean and population std of the numeric columns whose token needs them: a binary column
+    (its share of ones) and one whose IQR is zero (sparse counts, flags). Most columns need
+    neither, so the first job leaves them out; when some do, one more aggregation over the same
+    seeded sample computes them."""
+    exprs = []
+    for i, n in enumerate(names):
+        q = stats.get(f"q{i}")
+        if kinds[n] != "numeric" or not q:
+            continue
+        lowest, _, q1, _, q3, _, highest = (float(v) for v in q)
+        binary = int(stats.get(f"frac{i}") or 0) == 0 and lowest >= 0.0 and highest <= 1.0
+        if binary or q3 == q1:
+            _, f = _finite(f"c{i}")
+            exprs += [f"avg({f}) AS mean{i}", f"stddev_pop({f}) AS std{i}"]
+    if not exprs:
+        return {}
     row = sample.selectExpr(*exprs).first()
     return row.asDict() if row is not None else {}
 
