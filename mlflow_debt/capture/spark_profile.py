@@ -8,12 +8,16 @@ of numbers per column reach the driver:
    (a cached DataFrame that has been materialised, as Spark ML advises for training data),
    else a ``count()`` job;
 2. a seeded ``sample()`` of about :data:`~mlflow_debt.capture.profile.MAX_ROWS` rows of the
-   feature columns, and over it **one aggregation job**: for numeric columns
+   feature columns (sampled inside the aggregation's own scan, not a separate pass), and over it
+   **one aggregation job**, written as SQL text and sent in one call: for numeric columns
    ``percentile_approx`` (the SQL form of ``approxQuantile``; relative error 1/1,000) at the
    minimum, 1st, 25th, 50th, 75th and 99th percentiles and maximum of the finite values, the null
-   share (null or NaN), the largest distance to a whole number (integrality), mean and population
-   standard deviation; the null share of every other column;
-3. only when string columns are read: one grouped job over the same (cached) sample for the
+   count (null or NaN) and the count of values that are not whole (integrality); a boolean's null
+   count and share of ``True``; the null count of every other column;
+3. only for the numeric columns whose token needs them (a binary column, or one whose IQR is
+   zero: sparse counts, flags, constants): one more aggregation over the same seeded sample for
+   their mean and population standard deviation. Most columns need neither;
+4. only when string columns are read: one grouped job over the same (cached) sample for the
    categories holding at least 1% of the rows (at most 50 per column) and their counts.
 
 The seed is fixed, so the same data gives the same sample and the same token; another sample of
