@@ -301,6 +301,28 @@ def test_spark_tokens_are_the_pandas_tokens_of_the_same_data(spark) -> None:  # 
     assert got["plan"] == profile.profile(pdf["plan"])  # categorical: exactly the same
 
 
+def test_tokens_that_need_the_mean_and_std_match_pandas(spark) -> None:  # noqa: F811
+    # binary, sparse (IQR zero) and constant columns take their mean/std from a second, small
+    # aggregation (only when the first one shows they need it); a boolean its share of True
+    rng = np.random.default_rng(3)
+    n = 4000
+    pdf = pd.DataFrame(
+        {
+            "flag": (rng.random(n) < 0.3).astype("int64"),
+            "sparse": np.where(rng.random(n) < 0.9, 0.0, rng.integers(1, 50, n)).astype(float),
+            "const": np.full(n, 3.0),
+            "ok": rng.random(n) < 0.7,
+            "wide": rng.normal(40, 12, n),
+        }
+    )
+    got = spark_tokens(spark, pdf, names=tuple(pdf.columns))
+    for name in ("flag", "const", "ok"):
+        assert got[name] == profile.profile(pdf[name]), name
+    assert got["flag"].startswith("bin:p0.3") and got["const"].startswith("int:+:cp0.5")
+    for name in ("sparse", "wide"):
+        assert same_definition(got[name], profile.profile(pdf[name])), (name, got[name])
+
+
 def test_a_resample_gives_the_same_token_and_the_same_data_the_identical_one(spark) -> None:  # noqa: F811
     big = customers(40_000, seed=1)
     first = spark_tokens(spark, big)

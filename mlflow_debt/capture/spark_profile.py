@@ -8,12 +8,16 @@ of numbers per column reach the driver:
    (a cached DataFrame that has been materialised, as Spark ML advises for training data),
    else a ``count()`` job;
 2. a seeded ``sample()`` of about :data:`~mlflow_debt.capture.profile.MAX_ROWS` rows of the
-   feature columns, and over it **one aggregation job**: for numeric columns
+   feature columns (sampled inside the aggregation's own scan, not a separate pass), and over it
+   **one aggregation job**, written as SQL text and sent in one call: for numeric columns
    ``percentile_approx`` (the SQL form of ``approxQuantile``; relative error 1/1,000) at the
    minimum, 1st, 25th, 50th, 75th and 99th percentiles and maximum of the finite values, the null
-   share (null or NaN), the largest distance to a whole number (integrality), mean and population
-   standard deviation; the null share of every other column;
-3. only when string columns are read: one grouped job over the same (cached) sample for the
+   count (null or NaN) and the count of values that are not whole (integrality); a boolean's null
+   count and share of ``True``; the null count of every other column;
+3. only for the numeric columns whose token needs them (a binary column, or one whose IQR is
+   zero: sparse counts, flags, constants): one more aggregation over the same seeded sample for
+   their mean and population standard deviation. Most columns need neither;
+4. only when string columns are read: one grouped job over the same (cached) sample for the
    categories holding at least 1% of the rows (at most 50 per column) and their counts.
 
 The seed is fixed, so the same data gives the same sample and the same token; another sample of
@@ -71,6 +75,7 @@ def describe(
         sample = sample.cache()
     try:
         stats = _aggregate(sample, names, kinds)
+        stats.update(_moments(sample, names, kinds, stats))
         cats = _categories(sample, strings, stats) if strings else {}
     finally:
         if strings:
@@ -97,35 +102,61 @@ def _row_count(df: Any) -> int:
 
 
 def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str, Any]:
-    from pyspark.sql import functions as F
+    """One global aggregation over ``sample``: few, cheap aggregates per column.
 
-    # One projection computes each column's cleaned value once; the aggregates read it.
-    projected = []
-    exprs = [F.count(F.lit(1)).alias("n")]
+    Written as SQL text and handed to Spark in one call (``selectExpr``): building the same
+    aggregates from ``pyspark.sql.functions`` takes hundreds of round trips to the JVM, a fifth
+    of the job's time. Counting aggregates (``count_if``) instead of helper columns, and
+    ``percentile_approx`` only for numeric columns (a boolean needs its share of ``True``
+    alone). The names are the ``c<i>`` aliases :func:`describe` gives, never user text.
+    """
+    quantiles = ", ".join(repr(q) for q in [0.0, *_QUANTILES, 1.0])
+    exprs = ["count(1) AS n"]
     for i, n in enumerate(names):
-        c = F.col(f"c{i}")
-        if kinds[n] in ("numeric", "bool"):
-            x = c.cast("double")
-            missing = x.isNull() | F.isnan(x)
-            finite = F.when(~missing & (F.abs(x) != float("inf")), x)
-            projected += [
-                missing.cast("int").alias(f"m{i}"),
-                finite.alias(f"f{i}"),
-                F.abs(finite - F.round(finite)).alias(f"w{i}"),
-            ]
-            f = F.col(f"f{i}")
+        c = f"c{i}"
+        if kinds[n] == "numeric":
+            x, f = _finite(c)
             exprs += [
-                F.sum(f"m{i}").alias(f"na{i}"),
-                F.max(f"w{i}").alias(f"frac{i}"),
-                F.avg(f).alias(f"mean{i}"),
-                F.stddev_pop(f).alias(f"std{i}"),
+                f"count_if({x} IS NULL OR isnan({x})) AS na{i}",
+                f"count_if({f} != round({f})) AS frac{i}",  # values that are not whole
                 # min, the five quantiles, max: null when no value is finite
-                F.percentile_approx(f, [0.0, *_QUANTILES, 1.0], ACCURACY).alias(f"q{i}"),
+                f"percentile_approx({f}, array({quantiles}), {ACCURACY}) AS q{i}",
             ]
+        elif kinds[n] == "bool":
+            exprs += [f"count_if({c} IS NULL) AS na{i}", f"avg(CAST({c} AS DOUBLE)) AS mean{i}"]
         else:
-            projected.append(c.isNull().cast("int").alias(f"m{i}"))
-            exprs.append(F.sum(f"m{i}").alias(f"na{i}"))
-    row = sample.select(*projected).agg(*exprs).first()
+            exprs.append(f"count_if({c} IS NULL) AS na{i}")
+    row = sample.selectExpr(*exprs).first()
+    return row.asDict() if row is not None else {}
+
+
+def _finite(c: str) -> tuple[str, str]:
+    """SQL for column ``c`` as a double, and its finite values (null for null, NaN, infinity,
+    which every aggregate skips)."""
+    x = f"CAST({c} AS DOUBLE)"
+    return x, f"CASE WHEN NOT isnan({x}) AND abs({x}) != double('inf') THEN {x} END"
+
+
+def _moments(
+    sample: Any, names: list[str], kinds: dict[str, str], stats: dict[str, Any]
+) -> dict[str, Any]:
+    """Mean and population std of the numeric columns whose token needs them: a binary column
+    (its share of ones) and one whose IQR is zero (sparse counts, flags). Most columns need
+    neither, so the first job leaves them out; when some do, one more aggregation over the same
+    seeded sample computes them."""
+    exprs = []
+    for i, n in enumerate(names):
+        q = stats.get(f"q{i}")
+        if kinds[n] != "numeric" or not q:
+            continue
+        lowest, _, q1, _, q3, _, highest = (float(v) for v in q)
+        binary = int(stats.get(f"frac{i}") or 0) == 0 and lowest >= 0.0 and highest <= 1.0
+        if binary or q3 == q1:
+            _, f = _finite(f"c{i}")
+            exprs += [f"avg({f}) AS mean{i}", f"stddev_pop({f}) AS std{i}"]
+    if not exprs:
+        return {}
+    row = sample.selectExpr(*exprs).first()
     return row.asDict() if row is not None else {}
 
 
@@ -178,7 +209,7 @@ def _fingerprint(kind: str, i: int, stats: dict[str, Any], cats: list[str]) -> s
     if not stats.get(f"q{i}"):
         return f"num:empty:{na}"
     lowest, *quantiles, highest = (float(q) for q in stats[f"q{i}"])
-    whole = float(stats.get(f"frac{i}") or 0.0) == 0.0
+    whole = int(stats.get(f"frac{i}") or 0) == 0
     binary = whole and lowest >= 0.0 and highest <= 1.0
     std = float(stats.get(f"std{i}") or 0.0)
     return fingerprint.numeric_token(binary, whole, quantiles, float(mean or 0.0), std, na)
