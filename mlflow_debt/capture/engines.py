@@ -29,6 +29,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 _lock = threading.RLock()
@@ -84,14 +85,16 @@ def outermost(kind: str) -> contextlib.AbstractContextManager[bool]:
     """
     from mlflow_debt.capture import recorder
 
-    shared = getattr(recorder, "outermost_call", None)
+    shared: Callable[[str], AbstractContextManager[bool]] | None = getattr(
+        recorder, "outermost_call", None
+    )
     if shared is not None:
         return shared(kind)
     return _own_outermost(kind)
 
 
 @contextlib.contextmanager
-def _own_outermost(kind: str) -> Iterator[bool]:
+def _own_outermost(kind: str) -> Iterator[bool]:  # noqa: ARG001  recorder.outermost_call's signature
     global _outer_in_progress
     depth = getattr(_local, "depth", 0)
     outer = depth == 0 and not _in_sklearn_fit() and not _in_worker_of_outer_fit()
@@ -145,7 +148,7 @@ def safely(kind: str, fn: Callable[..., Any], *args: Any) -> None:
     """Run a recording step; any failure is one warning, never the user's exception."""
     try:
         fn(*args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  capture never fails the user's code
         with contextlib.suppress(Exception):
             from mlflow_debt import store
 
@@ -168,7 +171,7 @@ def _patch(name: str, module: Any) -> None:
         try:
             importlib.import_module(impl_name).patch(engine, module)
             _patched.add(name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  capture never fails the user's code
             with contextlib.suppress(Exception):
                 from mlflow_debt.capture.hook import MlflowDebtWarning
 
@@ -239,7 +242,7 @@ def install() -> None:
             if waiting and _finder is None:
                 _finder = _EngineFinder(waiting)
                 sys.meta_path.insert(0, _finder)
-    except Exception as exc:  # pragma: no cover - defensive
+    except Exception as exc:  # noqa: BLE001  capture never fails the user's code  # pragma: no cover - defensive
         with contextlib.suppress(Exception):
             from mlflow_debt.capture.hook import MlflowDebtWarning
 

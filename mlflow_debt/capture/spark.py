@@ -32,7 +32,7 @@ WIRING = {"VectorAssembler", "VectorSizeHint", "ColumnPruner", "IndexToString"}
 _COLUMN_PARAM_SUFFIXES = ("Col", "Cols")
 
 
-def patch(engine: str, base_module: Any) -> None:
+def patch(engine: str, base_module: Any) -> None:  # noqa: ARG001  engines' patch protocol
     estimator = base_module.Estimator
     if "fit" in _state:
         return
@@ -59,7 +59,7 @@ def patch(engine: str, base_module: Any) -> None:
     _state.update(fit=fit, original=original, cls=estimator)
 
 
-def unpatch(engine: str) -> None:
+def unpatch(engine: str) -> None:  # noqa: ARG001  engines' patch protocol
     if "fit" not in _state:
         return
     cls = _state["cls"]
@@ -88,7 +88,7 @@ def _param(stage: Any, name: str) -> Any:
     try:
         if stage.hasParam(name) and stage.isDefined(name):
             return stage.getOrDefault(name)
-    except Exception:
+    except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
         return None
     return None
 
@@ -117,7 +117,7 @@ def _describe(stage: Any) -> str:
             ):
                 pairs.append(f"{param.name}={list(value)!r}")
         return f"{name}({','.join(sorted(pairs))})"
-    except Exception:
+    except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
         return f"{name}()"
 
 
@@ -219,7 +219,7 @@ _READ_PARAMS = {
 }
 
 
-def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
+def trace(model: Any, schema: Any, spark: Any = None) -> Trace:  # noqa: C901  one walk over the stage kinds; split when a kind is added
     """The columns of ``schema`` that the fitted ``model`` reads, in the order it sees them."""
     inputs = set(schema.fieldNames())
     vectors = {f.name for f in schema.fields if type(f.dataType).__name__ == "VectorUDT"}
@@ -275,7 +275,7 @@ def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
             if kind == "sql" and current is not None:
                 try:
                     sql = _sql_lineage(stage, current)
-                except Exception:
+                except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
                     sql = None
             if sql is not None:
                 new: dict[str, Lineage] = {}
@@ -304,7 +304,7 @@ def trace(model: Any, schema: Any, spark: Any = None) -> Trace:
         if current is not None:
             try:
                 current = stage.transform(current)
-            except Exception:
+            except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
                 current = None
 
     seen: dict[str, list[str]] = {}
@@ -343,7 +343,7 @@ def _outputs(stage: Any, empty: Any) -> list[str] | None:
         return None
     try:
         return list(stage.transform(empty).schema.fieldNames())
-    except Exception:
+    except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
         return None
 
 

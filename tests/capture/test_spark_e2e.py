@@ -14,9 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from engine_fixtures import _absent as absent
-from engine_fixtures import java_missing, spark  # noqa: F401 - the session fixture
-from lineage_fixtures import register
 from sklearn.linear_model import LogisticRegression
 from test_example_project import mlflow_run
 
@@ -24,9 +21,13 @@ import mlflow_debt
 from mlflow_debt import tags
 from mlflow_debt.cli import cli
 
+from support.engines import _absent as absent
+from support.engines import java_missing, spark  # noqa: F401 - the session fixture
+from support.lineage import register
+
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def need_spark() -> None:
@@ -81,7 +82,9 @@ def test_mlflow_run_trains_fraud_model_spark_and_records_its_features(client, tr
     run_id = mlflow_run(tracking_uri, "model=fraud_model_spark")
     run = client.get_run(run_id)
     fs = tags.decode(run.data.tags)
-    assert fs is not None and fs.complete and fs.source == "spark:Pipeline"
+    assert fs is not None
+    assert fs.complete
+    assert fs.source == "spark:Pipeline"
     assert fs.names == ["user_age", "num_devices"]
     assert [f.dtype for f in fs.features] == ["double", "bigint"]
     assert all(":p" in f.fingerprint for f in fs.features)  # standardised in the pipeline

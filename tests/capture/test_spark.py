@@ -8,7 +8,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from engine_fixtures import spark  # noqa: F401 - the session fixture
 
 import mlflow_debt
 from mlflow_debt import tags
@@ -16,6 +15,8 @@ from mlflow_debt.capture import engines, profile
 from mlflow_debt.capture import hook as sklearn_hook
 from mlflow_debt.capture.fingerprint import same_definition
 from mlflow_debt.capture.hook import MlflowDebtWarning
+
+from support.engines import spark  # noqa: F401 - the session fixture
 
 pytestmark = pytest.mark.spark
 
@@ -80,7 +81,8 @@ def test_a_pipeline_fit_in_a_run_records_the_columns_it_reads(client, sdf) -> No
     with mlflow.start_run() as run:
         lr_pipeline().fit(sdf)
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.complete
+    assert fs is not None
+    assert fs.complete
     assert fs.source == "spark:Pipeline"
     assert fs.names == ["user_age", "num_devices"]  # not passenger, plan or label
     assert [f.dtype for f in fs.features] == ["double", "bigint"]
@@ -124,7 +126,8 @@ def test_features_are_traced_through_every_kind_of_stage_in_model_order(spark) -
     found = spark_capture.trace(model, df.schema, spark)
     assert found.features == ["plan", "user_age", "num_devices"]  # the order the vector has
     assert found.untraceable == []
-    assert "SQLTransformer" in found.chains["user_age"] and "Imputer" in found.chains["user_age"]
+    assert "SQLTransformer" in found.chains["user_age"]
+    assert "Imputer" in found.chains["user_age"]
     assert found.chains["num_devices"].startswith("Bucketizer(")
     assert "VectorAssembler" not in found.chains["plan"]  # wiring is not preprocessing
 
@@ -140,7 +143,8 @@ def test_a_precomputed_vector_column_is_said_not_guessed(client, spark) -> None:
         warnings.simplefilter("always")
         LogisticRegression(maxIter=3).fit(ready)
     mine = [w for w in caught if issubclass(w.category, MlflowDebtWarning)]
-    assert len(mine) == 1 and "'features'" in str(mine[0].message)
+    assert len(mine) == 1
+    assert "'features'" in str(mine[0].message)
     assert features_of(client, run.info.run_id) is None
 
 
@@ -166,12 +170,14 @@ def test_an_opaque_custom_stage_is_one_warning_and_the_rest_is_recorded(client, 
         pipe.fit(df)
         pipe.fit(df)  # one warning per run per cause
     mine = [w for w in caught if issubclass(w.category, MlflowDebtWarning)]
-    assert len(mine) == 1 and "made by Doubler" in str(mine[0].message)
+    assert len(mine) == 1
+    assert "made by Doubler" in str(mine[0].message)
     # num_devices also went through Doubler (it outputs every column): not guessed either.
     assert features_of(client, run.info.run_id) is None
 
 
-def test_a_warning_filter_set_to_error_never_fails_the_fit(client, spark) -> None:  # noqa: F811
+@pytest.mark.usefixtures("client")
+def test_a_warning_filter_set_to_error_never_fails_the_fit(spark) -> None:  # noqa: F811
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler
 
@@ -205,10 +211,12 @@ def test_cross_validator_records_once_as_the_outer_fit(client, sdf, monkeypatch)
         cv.fit(sdf)
     assert counted.sources == ["spark:CrossValidator"]
     fs = features_of(client, run.info.run_id)
-    assert fs is not None and fs.names == ["user_age", "num_devices"]
+    assert fs is not None
+    assert fs.names == ["user_age", "num_devices"]
 
 
-def test_train_validation_split_records_once(client, sdf, monkeypatch) -> None:
+@pytest.mark.usefixtures("client")
+def test_train_validation_split_records_once(sdf, monkeypatch) -> None:
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
     from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
 
@@ -233,11 +241,13 @@ def test_autolog_on_and_off(client, sdf) -> None:
         runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
         assert len(runs) == 1
         fs = features_of(client, runs[0].info.run_id)
-        assert fs is not None and fs.names == ["user_age", "num_devices"]
+        assert fs is not None
+        assert fs.names == ["user_age", "num_devices"]
         with mlflow.start_run() as run:
             lr_pipeline(inputs=("num_devices",)).fit(sdf)
         fs = features_of(client, run.info.run_id)
-        assert fs is not None and fs.names == ["num_devices"]
+        assert fs is not None
+        assert fs.names == ["num_devices"]
         # uninstall() under autolog: autolog keeps working, our wrapper passes through.
         sklearn_hook.uninstall()
         try:
@@ -318,7 +328,8 @@ def test_tokens_that_need_the_mean_and_std_match_pandas(spark) -> None:  # noqa:
     got = spark_tokens(spark, pdf, names=tuple(pdf.columns))
     for name in ("flag", "const", "ok"):
         assert got[name] == profile.profile(pdf[name]), name
-    assert got["flag"].startswith("bin:p0.3") and got["const"].startswith("int:+:cp0.5")
+    assert got["flag"].startswith("bin:p0.3")
+    assert got["const"].startswith("int:+:cp0.5")
     for name in ("sparse", "wide"):
         assert same_definition(got[name], profile.profile(pdf[name])), (name, got[name])
 
