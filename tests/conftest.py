@@ -32,7 +32,11 @@ from mlflow.tracking import MlflowClient
 
 # The shared fixtures and helpers (tests/support/) get pytest's assert rewriting, once for all.
 pytest.register_assert_rewrite("support")
-from support.server import MlflowServer, reset_store  # noqa: E402  rewritten: registered first
+from support.server import (  # noqa: E402  rewritten: registered first
+    MlflowServer,
+    postgres_database,
+    reset_store,
+)
 
 #: Fixture modules of tests/support/ whose fixtures every test module can request.
 pytest_plugins = ["support.prune", "support.serve"]
@@ -40,7 +44,6 @@ pytest_plugins = ["support.prune", "support.serve"]
 #: Tests in ``backends`` modules that stay on SQLite, with why (their owners can remove them).
 SQLITE_ONLY: set[str] = set()  # "test_module.py::test_name"
 
-POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -110,25 +113,8 @@ def postgres_uri() -> Iterator[str]:
     Each session creates (and drops) a fresh database, so two test runs on one machine (a
     developer's and CI's, or pytest-xdist workers) never empty each other's store.
     """
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        message = f"PostgreSQL not configured: set {POSTGRES_ENV} (.ci/run does)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    import uuid
-
-    import psycopg
-
-    admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"mlflow_debt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("mlflow_debt") as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")

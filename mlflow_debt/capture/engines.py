@@ -189,18 +189,12 @@ class _EngineFinder:
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname not in self.waiting:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
+        from mlflow_debt.capture.hook import spec_from_others
+
+        spec = spec_from_others(self, fullname, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        exec_module = loader.exec_module
+        exec_module = spec.loader.exec_module
 
         def exec_and_patch(module: Any) -> None:
             exec_module(module)
@@ -212,7 +206,7 @@ class _EngineFinder:
                 _patch(fullname, module)
 
         # The loader is this module's own instance: replacing its method patches only this import.
-        loader.exec_module = exec_and_patch  # type: ignore[method-assign]
+        spec.loader.exec_module = exec_and_patch  # type: ignore[method-assign]
         return spec
 
 

@@ -30,6 +30,7 @@ How it works (the reasons are in docs/architecture.md, "Capture, step by step"):
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import inspect
 import operator
 import os
@@ -285,24 +286,33 @@ def _patch_base(base_module: Any) -> None:
                 _wrap_class(cls)
 
 
+def spec_from_others(
+    me: object, fullname: str, path: Any, target: Any = None
+) -> importlib.machinery.ModuleSpec | None:
+    """The module spec the other ``sys.meta_path`` finders give for ``fullname`` (None: none).
+
+    An import-hook finder (ours wait for ``sklearn.base``, pyspark, xgboost, lightgbm) asks the
+    others for the real spec, then wraps its loader's ``exec_module`` to patch after it runs.
+    """
+    for finder in sys.meta_path:
+        if finder is me or not hasattr(finder, "find_spec"):
+            continue
+        spec: importlib.machinery.ModuleSpec | None = finder.find_spec(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
+
+
 class _SklearnBaseFinder:
     """Waits for ``sklearn.base`` to be imported, then patches it. One shot."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "sklearn.base":
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
+        spec = spec_from_others(self, fullname, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        exec_module = loader.exec_module
+        exec_module = spec.loader.exec_module
 
         def exec_and_patch(module: Any) -> None:
             exec_module(module)
@@ -318,7 +328,7 @@ class _SklearnBaseFinder:
                     )
 
         # The loader is this module's own instance: replacing its method patches only this import.
-        loader.exec_module = exec_and_patch  # type: ignore[method-assign]
+        spec.loader.exec_module = exec_and_patch  # type: ignore[method-assign]
         return spec
 
 

@@ -27,7 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt.cli import cli
 
-from support.server import MlflowServer, free_port, reset_store
+from support.server import MlflowServer, free_port, postgres_database, reset_store
 
 SECRET_ENV = "MLFLOW_DEBT_TEST_WEBHOOK_SECRET"
 SECRET = "s3cret-" + uuid.uuid4().hex
@@ -39,27 +39,6 @@ WEBHOOK_ENV = {
     # restarted server cannot read them): production servers need one too (docs/enforce.md).
     "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
 }
-POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"PostgreSQL not configured: set {POSTGRES_ENV}")
-        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV}")
-    import psycopg
-
-    admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"mlflow_debt_serve_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(
@@ -76,7 +55,7 @@ def hook_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Ml
         if request.param == "sqlite":
             uri = f"sqlite:///{work}/mlflow.db"
         else:
-            uri = stack.enter_context(postgres_database())
+            uri = stack.enter_context(postgres_database("mlflow_debt_serve"))
         server = MlflowServer(uri, work, env=WEBHOOK_ENV).start()
         stack.callback(server.stop)
         yield server

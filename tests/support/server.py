@@ -24,9 +24,10 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
@@ -228,3 +229,33 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+POSTGRES_ENV = "MLFLOW_DEBT_TEST_POSTGRES_URI"
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server named by ``MLFLOW_DEBT_TEST_POSTGRES_URI``.
+
+    Created with a unique name and dropped afterwards, so two test runs on one machine (a
+    developer's and CI's) never empty each other's store. Without the variable the test skips
+    locally and fails under ``CI=true``.
+    """
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        message = f"PostgreSQL not configured: set {POSTGRES_ENV} (.ci/run does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    import psycopg
+
+    admin = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
