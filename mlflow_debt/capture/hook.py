@@ -201,7 +201,10 @@ class FitDescriptor:
 
     @property
     def __signature__(self) -> inspect.Signature:
-        return inspect.signature(self._original)
+        target = self._original
+        if not callable(target):  # a descriptor such as sklearn's available_if: its function
+            target = getattr(target, "fn", None) or getattr(target, "__wrapped__", target)
+        return inspect.signature(target)
 
     def __eq__(self, other: object) -> bool:
         # gorilla (autolog) compares the class attribute with the raw one: equal to what we wrap

@@ -193,6 +193,33 @@ def test_the_writer_thread_does_not_outlive_its_work() -> None:
     assert [t.name for t in threading.enumerate() if t.name.startswith("mlflow-debt")] == []
 
 
+def _fit_like_signatures() -> dict[tuple[str, str], inspect.Signature]:
+    from sklearn.utils import all_estimators
+
+    out = {}
+    for name, cls in all_estimators():
+        for method in ("fit", "fit_transform", "fit_predict"):
+            if hasattr(cls, method) and not isinstance(getattr(cls, method), property):
+                out[(name, method)] = inspect.signature(getattr(cls, method))
+    return out
+
+
+@pytest.mark.usefixtures("client")
+def test_autolog_keeps_every_estimators_signatures_with_the_plugin() -> None:
+    """MLflow's own test_autolog_preserves_original_function_attributes, with the plugin on.
+
+    Its fit_transform/fit_predict behind sklearn's available_if (Pipeline, ...) once made
+    inspect.signature raise through autolog's wrapper and our descriptor.
+    """
+    before = _fit_like_signatures()
+    mlflow.sklearn.autolog(log_models=False, silent=True)
+    try:
+        after = _fit_like_signatures()
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    assert after == before
+
+
 @pytest.mark.usefixtures("client")
 def test_uninstall_after_autolog_leaves_autologs_patch() -> None:
     X, y = frame()
