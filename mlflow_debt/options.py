@@ -59,3 +59,30 @@ def format_option(*choices: str) -> Callable[[F], F]:
         )(f)
 
     return decorator
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question [y/N]`` on stderr; True for yes. EOF (Ctrl-D) and Ctrl-C raise click.Abort.
+
+    Unlike ``click.confirm`` (readline's blocking ``input()``), the answer is awaited in short
+    ``select`` waits, so Ctrl-C is seen even when a library has started native threads (polars,
+    Spark, BLAS) and the kernel delivers SIGINT to one of them instead of the main thread.
+    """
+    import select
+    import sys
+
+    stdin = sys.stdin
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file: click's own prompt
+        return bool(click.confirm(question, err=True))
+    click.echo(f"{question} [y/N]: ", err=True, nl=False)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.2)  # signals are handled between waits
+        if ready:
+            break
+    line = stdin.readline()
+    if not line:  # EOF: Ctrl-D
+        click.echo(err=True)
+        raise click.Abort
+    return line.strip().lower() in {"y", "yes"}

@@ -157,12 +157,26 @@ def test_interrupt_at_the_confirmation_prompt_is_130_and_deletes_nothing(
             proc.send_signal(signal.SIGINT)
         else:
             os.write(master, b"\x04")
-        assert proc.wait(timeout=30) == EXIT_INTERRUPTED
+        assert proc.wait(timeout=60) == EXIT_INTERRUPTED
         output = read_all(master)
     assert "Interrupted." in output
     assert "Aborted!" not in output
     assert "Traceback" not in output
     assert len(client.search_model_versions("name = 'churn'")) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("answer", "code", "left"), [(b"y\n", 0, 1), (b"n\n", 1, 3)])
+def test_the_prompt_on_a_terminal_takes_yes_and_no(
+    answer: bytes, code: int, left: int, tracking_uri: str, client: MlflowClient
+) -> None:
+    """The terminal prompt (our own select-based read, so Ctrl-C works beside native threads)."""
+    make_model(client, "churn", [0.7, 0.8, 0.9])
+    with prompt_process(tracking_uri) as (proc, master):
+        os.write(master, answer)
+        assert proc.wait(timeout=120) == code
+        read_all(master)
+    assert len(client.search_model_versions("name = 'churn'")) == left
 
 
 # --- a server that hangs: accepts connections, never answers -------------------------------------

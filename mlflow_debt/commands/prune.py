@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlflow_debt.errors import Declined
-from mlflow_debt.options import format_option, tracking_uri_option
+from mlflow_debt.options import confirm, format_option, tracking_uri_option
 
 if TYPE_CHECKING:
     from mlflow_debt.prune.read import ProgressFactory
@@ -166,7 +166,7 @@ def prune(
     if not dry_run and plan.deletions:
         if not yes and _interactive():
             n = len(plan.deletions)
-            if not click.confirm(f"Delete {n} version{'s' if n != 1 else ''}?", err=True):
+            if not confirm(f"Delete {n} version{'s' if n != 1 else ''}?"):
                 raise Declined("Declined at the prompt; nothing deleted.")
         result = apply.apply(client, snapshot, plan, workers=workers, progress=progress)
     if fmt == "json":

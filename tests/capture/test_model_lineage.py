@@ -145,11 +145,13 @@ def test_backfill_tags_logged_models_from_their_signature_once(
     monkeypatch.delenv("MLFLOW_DEBT_DISABLE")
     assert not tags.has_features(client.get_logged_model(info.model_id).tags)
 
-    dry = cli_json("backfill", "--tracking-uri", tracking_uri, "--dry-run")
+    dry = cli_json("backfill", "--tracking-uri", tracking_uri, "--experiment", "old", "--dry-run")
     assert dry["models_from_signature"] == [info.model_id]
     assert not tags.has_features(client.get_logged_model(info.model_id).tags)
 
-    first = cli_json("backfill", "--tracking-uri", tracking_uri)
+    first = cli_json(
+        "backfill", "--tracking-uri", tracking_uri, "--experiment", "old"
+    )  # the servers keep other tests' LoggedModels
     lm_tags = client.get_logged_model(info.model_id).tags
     fs = tags.decode(lm_tags)
     assert fs is not None
@@ -158,7 +160,9 @@ def test_backfill_tags_logged_models_from_their_signature_once(
     assert first["models_from_signature"] == [info.model_id]
     assert run.info.run_id in first["from_signature"]
 
-    second = cli_json("backfill", "--tracking-uri", tracking_uri)
+    second = cli_json(
+        "backfill", "--tracking-uri", tracking_uri, "--experiment", "old"
+    )  # the servers keep other tests' LoggedModels
     assert second["models_from_signature"] == []
     assert second["tagged"] == 0
     assert second["models_already_tagged"] == 1
