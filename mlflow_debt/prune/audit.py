@@ -228,7 +228,12 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
         action="Reading the prune history",
     )
     loaded: list[LoadedPrune] = []
-    with tempfile.TemporaryDirectory() as tmp, store.mlflow_errors("Reading the prune history"):
+    # MLflow 3.1 resolves artifact downloads through the *default* tracking store: point it here.
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        store.mlflow_errors("Reading the prune history"),
+        store.default_tracking_uri(client),
+    ):
         for run in runs:
             rid = run.info.run_id
             paths = _artifact_paths(client, rid)
