@@ -707,6 +707,23 @@ def main_thread_run_id() -> str | None:
         return None
 
 
+def open_run_ids() -> set[str] | None:
+    """The fluent runs active in any thread of this process, and ``MLFLOW_RUN_ID``'s; None if
+    unknown (the same guarded read of MLflow's run stack as :func:`main_thread_run_id`)."""
+    try:
+        from mlflow.tracking import fluent
+
+        values = fluent._active_run_stack.get_all_thread_values()
+        ids = {str(r.info.run_id) for stack in values.values() for r in (stack or [])}
+    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means unknown
+        return None
+    from mlflow.environment_variables import MLFLOW_RUN_ID
+
+    if MLFLOW_RUN_ID.get():
+        ids.add(str(MLFLOW_RUN_ID.get()))
+    return ids
+
+
 def active_run_id() -> str | None:
     """The run training code is logging to: the active fluent run, else ``MLFLOW_RUN_ID``.
 

@@ -118,10 +118,28 @@ def describe(X: Any, estimator: Any = None, *, fingerprints: bool = True) -> lis
     return describe_sample(*snapshot(X, estimator), fingerprints=fingerprints)
 
 
-def snapshot(X: Any, estimator: Any = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def copy_on_write() -> bool:
+    """Whether pandas guarantees copy-on-write: a frame derived from another (a slice) never sees
+    later in-place changes to it (always in pandas 3; opt-in in pandas 2)."""
+    try:
+        if int(pd.__version__.split(".", 1)[0]) >= 3:
+            return True
+        return pd.get_option("mode.copy_on_write") is True
+    except Exception:  # noqa: BLE001  an unknown pandas: take the copy
+        return False
+
+
+def snapshot(
+    X: Any, estimator: Any = None, *, copy: bool = True
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """What :func:`describe_sample` needs, taken now: a private copy of the rows it profiles and
     the preprocessing of each column. Cheap (a strided copy of at most :data:`MAX_ROWS` rows), so
     the profiling itself can run later, elsewhere, without seeing later changes to ``X``.
+
+    ``copy=False`` (only when :func:`copy_on_write` holds) returns the strided rows as a derived
+    frame that shares ``X``'s memory: pandas copies ``X`` before any later in-place change, so the
+    sample still never sees one. The caller copies it soon (:func:`materialize`), so that it does
+    not keep all of ``X`` alive; this keeps even the copy out of the user's ``fit``.
 
     A polars frame is sampled first, then only the sample is converted to pandas; its columns keep
     their polars dtype names (``Float64``, ``String``), kept in the sample's ``attrs``.
@@ -132,7 +150,13 @@ def snapshot(X: Any, estimator: Any = None) -> tuple[pd.DataFrame, dict[str, str
         pre = preprocessing_by_column(estimator, sample) if estimator is not None else {}
         return sample, pre
     pre = preprocessing_by_column(estimator, X) if estimator is not None else {}
-    return _sample(X).copy(), pre
+    sample = _sample(X)
+    return (sample.copy() if copy else sample.copy(deep=False)), pre
+
+
+def materialize(sample: pd.DataFrame) -> pd.DataFrame:
+    """A private copy of a sample taken with ``snapshot(..., copy=False)``."""
+    return sample.copy()
 
 
 _DTYPES_ATTR = "mlflow_debt.dtypes"
@@ -227,6 +251,8 @@ def preprocessing_by_column(estimator: Any, X: pd.DataFrame) -> dict[str, str]:
     chain = [s for _, s in steps[:-1]] if isinstance(steps, list) else []
     if not isinstance(steps, list) and hasattr(est, "transformers_"):
         chain = [est]
+    if not chain:  # a bare model reads every column as it is
+        return {}
     per_column: dict[str, list[str]] = {str(c): [] for c in X.columns}
     for step in chain:
         if step is None or (isinstance(step, str) and step == "passthrough"):

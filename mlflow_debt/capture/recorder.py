@@ -12,9 +12,12 @@ Interface for the engines (the sklearn hook, Spark, native xgboost/lightgbm)
     names the pid of the process inside an outermost call; a child process sees another pid).
     Only a ``True`` call records. Cheap (a thread-local counter); never raises.
 ``record_fit(estimator, X, *, kind="fit", y=None)``
-    What the sklearn hook calls after an outermost call returned: takes a snapshot of ``X`` (a
-    strided copy of at most 10,000 rows and the fitted pipeline's preprocessing) and attributes
-    the fit to the active run. Profiling and the store write happen later, on a writer thread.
+    What the sklearn hook calls after an outermost call returned: takes a snapshot of ``X`` (at
+    most 10,000 evenly strided rows and the fitted pipeline's preprocessing) and attributes the
+    fit to the active run. Profiling and the store write happen later, on a writer thread. With
+    pandas' copy-on-write (pandas 3, or opted in) the snapshot is a view, which pandas shields
+    from later in-place changes to ``X``; the writer copies the views it keeps (at once for a
+    frame of 100,000 cells or more) and drops the others, so no user frame is kept alive.
 ``record_features(records, source, run_id=None, *, model=None) -> FeatureSet | None``
     For engines that profile on their own: already-made :class:`FeatureRecord`\\ s, attributed
     like a fit (``model`` is the fitted model object, so a later ``log_model`` of that object puts
@@ -34,9 +37,13 @@ schema).
 
 Writing
 -------
-One daemon writer thread, started on demand, exits when it has nothing left to do. It waits a
+One daemon writer thread, started on demand, ends when it has had nothing to do for
+:data:`LINGER_S` (so a sweep of one-fit runs starts one thread, not one per fit). It waits a
 short debounce (:data:`DEBOUNCE_S`) so that a loop of fits costs one write, profiles only the fits
-it writes, and writes only tags that changed. At interpreter exit the wait for it is bounded
+it writes, and writes only tags that changed. After each write it tidies (:func:`_tidy`): a
+sample is kept only while a write may need it (its model is alive, it is logged, or the open run
+may still choose it), views are copied, and a closed run that no ``log_model`` can reach is
+forgotten, so a long process does not grow. At interpreter exit the wait for it is bounded
 (:data:`EXIT_TIMEOUT_ENV`, 10 s by default), then one :class:`MlflowDebtWarning` says what was not
 recorded. Fork safety: no store call is in flight across a ``fork()`` (the writer's store lock is
 taken before it), and a forked child starts with no writer, no queue and no inherited
@@ -79,8 +86,15 @@ MAX_DELAY_S = 8.0
 OTHER_FITS_KEY = tags.OTHER_FITS_KEY
 #: Longest ``other_fits`` value (MLflow truncates tag values at 8,000 characters).
 OTHER_FITS_MAX = 6_000
-#: Samples kept in memory per run for fits that may still be logged (the others are dropped).
-MAX_SAMPLES_PER_RUN = 16
+#: Samples (rows x columns) the writer lets pile up before it is woken to drop the ones no write
+#: can need and copy the shared ones it keeps (:func:`_tidy`): 32 MB of float64.
+MAX_HELD_CELLS = 4_000_000
+#: A sample shared with a frame at least this large (cells) wakes the writer to copy it at once,
+#: so a large training frame is never kept alive for the debounce.
+COPY_NOW_CELLS = 100_000
+#: After its last write the writer waits this long for more work before it ends, so a sweep of
+#: runs (one fit each) does not start a thread per fit.
+LINGER_S = 1.0
 
 _local = threading.local()
 _lock = threading.RLock()  # guards the state below; never held across a store call
@@ -185,15 +199,35 @@ class _Fit:
     thread: str
     main: bool
     score: int  # 3 explicit, 2 classifier/regressor, 1 supervised predictor, 0 other
-    key: tuple[tuple[str, str], ...]
+    #: The columns' labels and dtypes as the input has them; ``None``: read them from the sample
+    #: when first needed (not in the fit), and always before the sample is dropped.
+    columns: tuple[tuple[Any, ...], tuple[Any, ...]] | None
     sample: Any = None
+    view: bool = False  # the sample still shares the user's frame (copy-on-write, see snapshot)
+    held: int = 0  # cells counted in _held_cells for this sample (the frame's, for a view)
     pre: dict[str, str] = field(default_factory=dict)
     records: list[FeatureRecord] | None = None
     model: weakref.ref[Any] | None = None
     refs: list[weakref.ref[Any]] = field(default_factory=list)
 
+    _key: tuple[tuple[str, str], ...] | None = None
+
     def alive(self) -> bool:
         return self.model is not None and self.model() is not None
+
+    def labels_and_dtypes(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        if self.columns is None:
+            sample = self.sample
+            self.columns = (tuple(_labels(sample.columns)), tuple(sample.dtypes.tolist()))
+        return self.columns
+
+    @property
+    def key(self) -> tuple[tuple[str, str], ...]:
+        """(name, dtype) of each column, as text."""
+        if self._key is None:
+            labels, dtypes = self.labels_and_dtypes()
+            self._key = tuple(zip(map(str, labels), map(_dtype_name, dtypes)))
+        return self._key
 
 
 @dataclass(eq=False)
@@ -211,8 +245,14 @@ _dirty: dict[str, None] = {}
 _writer: threading.Thread | None = None
 _idle = threading.Event()
 _idle.set()
-_wake = threading.Event()
+_wake = threading.Event()  # flush() and exit: write now
+_nudge = threading.Event()  # urgent work for the writer: a large view to copy, too much held
+_views: list[_Fit] = []  # fits whose sample is a view of a large frame, to copy at once
+_review: dict[str, None] = {}  # runs _tidy looks at until they are forgotten
+_held_cells = 0  # cells held by all samples
+_tidy_at = MAX_HELD_CELLS  # _held_cells past which a fit wakes the writer
 _in_flight: list[str] = []  # the run the writer is writing now
+_lingering = False  # the writer has written everything and waits for more work
 _delay = DEBOUNCE_S
 _last_write = 0.0
 _forked_child = False
@@ -226,15 +266,46 @@ def is_dataframe(X: Any) -> bool:
     return profile.is_frame(X)
 
 
+def _labels(columns: Any) -> list[Any]:
+    tolist = getattr(columns, "tolist", None)  # a pandas Index: far faster than iterating it
+    return list(tolist() if callable(tolist) else columns)
+
+
 def positional_names(columns: Any) -> bool:
     """Whether column labels are positions (a ``RangeIndex`` or all integers), not names."""
     if type(columns).__name__ == "RangeIndex":
         return True
-    labels = list(columns)
+    dtype = getattr(columns, "dtype", None)  # a pandas Index's dtype answers without a scan
+    if type(dtype).__name__ == "StringDtype":
+        return False
+    kind = getattr(dtype, "kind", None) if type(dtype).__module__.startswith("numpy") else None
+    if kind is not None and kind != "O":
+        return kind in "iub" and len(columns) > 0
+    labels = _labels(columns)
     return bool(labels) and all(
         isinstance(c, int) or (type(c).__module__ == "numpy" and "int" in type(c).__name__)
         for c in labels
     )
+
+
+def _frame_columns(X: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The labels and dtypes of a pandas or polars frame's columns."""
+    dtypes = X.dtypes
+    listed = dtypes.tolist() if hasattr(dtypes, "tolist") else dtypes
+    return tuple(_labels(X.columns)), tuple(listed)
+
+
+_dtype_names: dict[Any, str] = {}
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``str(dtype)``, remembered for NumPy's dtypes (it costs microseconds each time)."""
+    name = _dtype_names.get(dtype) if type(dtype).__module__.startswith("numpy") else None
+    if name is None:
+        name = str(dtype)
+        if type(dtype).__module__.startswith("numpy") and len(_dtype_names) < 256:
+            _dtype_names[dtype] = name
+    return name
 
 
 def _score(estimator: Any, y_given: bool) -> int:
@@ -299,34 +370,66 @@ def _remember_model(run_id: str, fit: _Fit, model: Any) -> None:
         _by_model[key] = (run_id, fit)
 
 
-def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> _Run:
+def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> bool:
+    """Attribute ``fit`` to ``run_id``; True if the writer should tidy the samples now."""
+    global _held_cells
     with _lock:
         run = _runs.get(run_id)
         if run is None:
             run = _runs[run_id] = _Run(tracking_uri)
         previous = _by_model.get(id(model)) if model is not None else None
-        if previous is not None and previous[0] == run_id and previous[1].key == fit.key:
+        if (
+            previous is not None
+            and previous[0] == run_id
+            and previous[1].labels_and_dtypes() == fit.labels_and_dtypes()
+        ):
             # the same model again on the same columns (partial_fit loops, re-fits): one entry
             old = previous[1]
-            old.order, old.sample, old.pre, old.records = (
+            _drop_sample(old)
+            old.order, old.sample, old.view, old.held, old.pre, old.records = (
                 fit.order,
                 fit.sample,
+                fit.view,
+                fit.held,
                 fit.pre,
                 fit.records,
             )
             old.kind = fit.kind
             run.fits.remove(old)
             run.fits.append(old)
-            return run
-        run.fits.append(fit)
-        if model is not None:
-            _remember_model(run_id, fit, model)
-        with_samples = [f for f in run.fits if f.sample is not None]
-        for old in with_samples[:-MAX_SAMPLES_PER_RUN]:
-            if not old.alive() and old is not run.logged:
-                old.sample = None  # its fingerprints stay unknown if it is ever written
+            fit = old
+        else:
+            run.fits.append(fit)
+            if model is not None:
+                _remember_model(run_id, fit, model)
+        urgent = False
+        if run_id != _OUTSIDE:
+            _review[run_id] = None
+        if fit.sample is not None:
+            _held_cells += fit.held
+            if fit.view and fit.held >= COPY_NOW_CELLS:
+                _views.append(fit)
+                urgent = True
+            urgent = urgent or _held_cells > _tidy_at
     _install_log_model_hook()
-    return run
+    return urgent
+
+
+def _cells(sample: Any) -> int:
+    try:
+        rows, cols = sample.shape
+        return int(rows) * int(cols)
+    except Exception:  # noqa: BLE001  an odd sample counts as one cell
+        return 1
+
+
+def _drop_sample(fit: _Fit) -> None:
+    """Forget ``fit``'s sample (its names and dtypes are kept). Called under ``_lock``."""
+    global _held_cells
+    if fit.sample is not None:
+        _ = fit.key  # made while the sample can still tell it
+    _held_cells -= fit.held
+    fit.sample, fit.view, fit.held = None, False, 0
 
 
 def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> None:
@@ -365,15 +468,31 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
 
     from mlflow_debt.capture import profile
 
-    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
-    sample, pre = profile.snapshot(X, estimator)
+    # With pandas' copy-on-write the fit keeps a view of X's rows, copied later by the writer
+    # or dropped (see _tidy), unless the writer is far behind; a forked child has no writer.
+    view = (
+        not _forked_child
+        and _held_cells < 4 * MAX_HELD_CELLS
+        and type(X).__module__.startswith("pandas")
+        and profile.copy_on_write()
+    )
+    sample, pre = profile.snapshot(X, estimator, copy=not view)
+    rows, cols = X.shape
     thread, main = _thread_label()
     fit = _Fit(
-        next(_order), f"sklearn:{name}", kind, thread, main, _score(estimator, y is not None), key
+        next(_order),
+        f"sklearn:{name}",
+        kind,
+        thread,
+        main,
+        _score(estimator, y is not None),
+        # pandas: read from the sample, later (off the fit); polars: its own dtype names
+        None if type(X).__module__.startswith("pandas") else _frame_columns(X),
     )
-    fit.sample, fit.pre = sample, pre
-    _add(run_id, fit, estimator, mlflow.get_tracking_uri())
-    _schedule(run_id)
+    fit.sample, fit.view, fit.pre = sample, view, pre
+    fit.held = rows * cols if view else min(rows, profile.MAX_ROWS) * cols
+    urgent = _add(run_id, fit, estimator, mlflow.get_tracking_uri())
+    _schedule(run_id, urgent=urgent)
 
 
 #: Fits made outside any run, kept (while their model lives) for a later log_model in a run.
@@ -389,8 +508,12 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
     with _lock:
         bucket = _runs.get(_OUTSIDE)
         if bucket is not None:  # only models still alive, and only the last few
-            bucket.fits = [f for f in bucket.fits if f.alive()][-(MAX_OUTSIDE_FITS - 1) :]
-    key = tuple((str(c), str(d)) for c, d in zip(X.columns, X.dtypes))
+            kept = [f for f in bucket.fits if f.alive()][-(MAX_OUTSIDE_FITS - 1) :]
+            for f in bucket.fits:
+                if f not in kept:
+                    _drop_sample(f)
+            bucket.fits = kept
+    columns = _frame_columns(X)
     sample, pre = profile.snapshot(X, estimator)
     thread, main = _thread_label()
     fit = _Fit(
@@ -400,9 +523,9 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
         thread,
         main,
         _score(estimator, y is not None),
-        key,
+        columns,
     )
-    fit.sample, fit.pre = sample, pre
+    fit.sample, fit.pre, fit.held = sample, pre, _cells(sample)
     _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
 
 
@@ -430,8 +553,8 @@ def _explicit(
     import mlflow
 
     thread, main = _thread_label()
-    key = tuple((r.name, r.dtype) for r in records)
-    fit = _Fit(next(_order), source, "record", thread, main, score, key)
+    columns = (tuple(r.name for r in records), tuple(r.dtype for r in records))
+    fit = _Fit(next(_order), source, "record", thread, main, score, columns)
     fit.records = list(records)
     _add(run_id, fit, model, mlflow.get_tracking_uri())
     _write_run(run_id)
@@ -464,7 +587,8 @@ def _records(fit: _Fit) -> list[FeatureRecord]:
             fit.records = profile.describe_sample(fit.sample, fit.pre)
         else:
             fit.records = [FeatureRecord(n, d, tags.UNKNOWN) for n, d in fit.key]
-        fit.sample = None
+        with _lock:
+            _drop_sample(fit)
     return fit.records
 
 
@@ -539,13 +663,16 @@ def _write_run(run_id: str) -> None:
         run.written.update(changed)
 
 
-def _schedule(run_id: str) -> None:
+def _schedule(run_id: str, *, urgent: bool = False) -> None:
+    """Have ``run_id`` written; ``urgent``: wake the writer now to tidy the samples."""
     global _writer
     if _forked_child:
         try:
             _write_run(run_id)
         except Exception as exc:  # noqa: BLE001  never surfaces in the user's code: one warning
             _warn_write_failed(run_id, exc)
+        with contextlib.suppress(Exception):
+            _tidy()
         return
     with _lock:
         _dirty[run_id] = None
@@ -554,6 +681,8 @@ def _schedule(run_id: str) -> None:
             _register_atexit()
             _writer = threading.Thread(target=_writer_loop, name="mlflow-debt-writer", daemon=True)
             _writer.start()
+        elif urgent or _lingering:  # else the writer's debounce will see this fit anyway
+            _nudge.set()
 
 
 def _warn_write_failed(run_id: str, exc: BaseException) -> None:
@@ -564,13 +693,120 @@ def _warn_write_failed(run_id: str, exc: BaseException) -> None:
     )
 
 
-def _writer_loop() -> None:
-    """Write what fits left to write, then end: the thread never outlives its work."""
-    global _writer, _delay, _last_write
-    if time.monotonic() - _last_write > MAX_DELAY_S:
-        _delay = DEBOUNCE_S  # a quiet spell: the next fit is written soon
+def _copy(fit: _Fit) -> None:
+    """Replace ``fit``'s view by a private copy (the copy is made outside the lock)."""
+    global _held_cells
+    with _lock:
+        sample = fit.sample if fit.view else None
+    if sample is None:
+        return
+    from mlflow_debt.capture import profile
+
+    copy = profile.materialize(sample)
+    with _lock:
+        if fit.sample is sample:  # not replaced (a re-fit) or dropped meanwhile
+            _held_cells += _cells(copy) - fit.held
+            fit.sample, fit.view, fit.held = copy, False, _cells(copy)
+
+
+def _still_choosable(run: _Run) -> set[int]:
+    """ids of the fits :func:`_choose` may still pick while the run is open: no later fit of the
+    same thread kind (main or not) scores as high. Called under ``_lock``."""
+    best: dict[bool, int] = {}
+    out = set()
+    for f in reversed(run.fits):
+        later = best.get(f.main, -1)
+        if f.score > later:
+            out.add(id(f))
+            best[f.main] = f.score
+    return out
+
+
+def _needed(run: _Run, fit: _Fit, choosable: set[int]) -> bool:
+    """Whether a write may still need ``fit``'s sample: its model is alive (it may be logged),
+    it is logged and unwritten, or the run may still choose it. Called under ``_lock``."""
+    return (
+        id(fit) in choosable
+        or fit.alive()
+        or fit is run.logged
+        or any(f is fit for f in run.to_models.values())
+    )
+
+
+def _copy_large_views() -> None:
     while True:
-        _wake.wait(_delay)  # let a loop of fits settle; flush() and exit wake it at once
+        with _lock:
+            if not _views:
+                return
+            fit = _views.pop(0)
+        _copy(fit)
+
+
+def _tidy_run(run_id: str, is_open: bool) -> None:
+    with _lock:
+        run = _runs.get(run_id)
+        if run is None:
+            _review.pop(run_id, None)
+            return
+        is_open = is_open or run_id in _dirty  # closed but not yet written: still open here
+        choosable = _still_choosable(run) if is_open else set()
+        holding = [f for f in run.fits if f.sample is not None]
+        drop = [f for f in holding if not _needed(run, f, choosable)]
+    for fit in drop:
+        with contextlib.suppress(Exception):  # a race with a re-fit: _drop_sample makes it
+            _ = fit.key  # outside the lock: pandas work
+    with _lock:
+        choosable = _still_choosable(run) if is_open else set()
+        for fit in drop:
+            if not _needed(run, fit, choosable):
+                _drop_sample(fit)
+    for fit in holding:
+        _copy(fit)  # a view kept for later: no longer the user's frame
+    with _lock:
+        reachable = run.to_models or run_id in _dirty or any(f.alive() for f in run.fits)
+        if not is_open and not reachable and _runs.get(run_id) is run:
+            del _runs[run_id]  # a closed run no later log_model can reach
+            _review.pop(run_id, None)
+
+
+def _tidy() -> None:
+    """Bound what samples hold (the writer's work; pandas work outside the lock): copy the views
+    of large frames at once; drop the samples no write can need, keeping their names and dtypes;
+    copy the views kept; forget the closed runs that no later ``log_model`` can reach."""
+    global _tidy_at
+    _copy_large_views()
+    from mlflow_debt import store
+
+    open_ids = store.open_run_ids()
+    with _lock:
+        review = list(_review)
+    for run_id in review:
+        _tidy_run(run_id, open_ids is None or run_id in open_ids)
+    with _lock:  # what live models keep is not reviewed again on every fit
+        _tidy_at = max(MAX_HELD_CELLS, _held_cells + MAX_HELD_CELLS // 2)
+
+
+def _settle(delay: float) -> None:
+    """Wait ``delay`` (the debounce) for more fits, copying their samples as they come;
+    flush() and exit end the wait at once."""
+    deadline = time.monotonic() + delay
+    while True:
+        _nudge.clear()
+        _tidy()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or _wake.is_set():
+            return
+        _nudge.wait(remaining)
+
+
+def _writer_loop() -> None:
+    """Write what fits left to write; end when there has been nothing to do for
+    :data:`LINGER_S`: the thread never outlives its work by more."""
+    global _writer, _delay, _last_write, _lingering
+    while True:
+        if time.monotonic() - _last_write > MAX_DELAY_S:
+            _delay = DEBOUNCE_S  # a quiet spell: the next fit is written soon
+        _settle(_delay)  # let a loop of fits settle
         _delay = min(_delay * 2, MAX_DELAY_S)  # a long loop of fits: fewer and fewer writes
         with _lock:
             run_ids = list(_dirty)
@@ -584,11 +820,20 @@ def _writer_loop() -> None:
             finally:
                 _in_flight.clear()
         _last_write = time.monotonic()
+        _tidy()
         with _lock:
-            if not _dirty:
+            if _dirty:
+                continue
+            _idle.set()
+            _nudge.clear()
+            _lingering = True
+        more = _nudge.wait(LINGER_S)
+        with _lock:
+            _lingering = False
+            if not more and not _dirty:
                 _writer = None
-                _idle.set()
                 return
+        # more work came (a new fit): back to the debounce
 
 
 def flush(timeout: float | None = 60.0) -> bool:
@@ -596,6 +841,7 @@ def flush(timeout: float | None = 60.0) -> bool:
     if _idle.is_set():
         return True
     _wake.set()
+    _nudge.set()
     try:
         return _idle.wait(timeout)
     finally:
@@ -690,6 +936,7 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
 
                 run = _runs[target] = _Run(mlflow.get_tracking_uri())
             run.fits.append(fit)
+            _review[target] = None
             for key, (rid, f) in list(_by_model.items()):
                 if f is fit and rid == _OUTSIDE:
                     _by_model[key] = (target, fit)
@@ -764,7 +1011,8 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _io_lock, _writer, _forked_child, _outer_count, _idle, _wake
+    global _lock, _io_lock, _writer, _forked_child, _outer_count, _idle, _wake, _nudge
+    global _held_cells
     _fork_held.clear()
     _lock = threading.RLock()
     _io_lock = threading.Lock()
@@ -777,6 +1025,10 @@ def _after_fork_in_child() -> None:
     _idle = threading.Event()
     _idle.set()
     _wake = threading.Event()
+    _nudge = threading.Event()
+    _views.clear()
+    _review.clear()
+    _held_cells = 0
 
 
 if hasattr(os, "register_at_fork"):

@@ -193,6 +193,102 @@ def test_the_writer_thread_does_not_outlive_its_work() -> None:
     assert [t.name for t in threading.enumerate() if t.name.startswith("mlflow-debt")] == []
 
 
+@pytest.mark.parametrize("pandas_version", ["installed", "2.x"])
+@pytest.mark.parametrize("rows", [3_000, 30_000], ids=["every-row", "strided"])
+def test_a_change_to_x_right_after_the_fit_never_reaches_the_recorded_features(
+    client, monkeypatch, rows: int, pandas_version: str
+) -> None:
+    """The fit keeps only a copy-on-write slice of ``X`` (the writer copies it later): an in-place
+    change made before that copy must not reach the fingerprints (pandas copies ``X`` first).
+    A pandas without copy-on-write (2.x by default) makes the fit take its own copy."""
+    from mlflow_debt.capture import profile
+
+    if pandas_version != "installed":  # pandas 2 without copy-on-write (its default)
+        monkeypatch.setattr(profile, "copy_on_write", lambda: False)
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"age": rng.normal(40, 10, rows), "visits": rng.poisson(5, rows) * 1.0})
+    y = (X["age"] > 40).astype(int)
+    expected = tags.encode(profile.describe(X.copy()), "sklearn:LogisticRegression")
+    with mlflow.start_run() as run:
+        with recorder._lock:  # the writer cannot copy the sample until the change is made
+            LogisticRegression().fit(X, y)
+            X.iloc[:, 0] = X["age"].to_numpy() * 1000.0  # in place: a unit change
+            X.loc[X.index[: rows // 5], "visits"] = np.nan
+        assert mlflow_debt.flush()
+    recorded = client.get_run(run.info.run_id).data.tags
+    assert {k: recorded.get(k) for k in expected} == expected
+    assert X["age"].mean() > 1_000  # the user's change itself is untouched
+
+
+def test_copy_on_write_is_known_from_the_pandas_version_and_option(monkeypatch) -> None:
+    from mlflow_debt.capture import profile
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        assert profile.copy_on_write() is True  # always, whatever the deprecated option says
+    monkeypatch.setattr(pd, "__version__", "2.2.3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 deprecates the option that pandas 2 reads
+        for value, expected in ((False, False), ("warn", False), (True, True)):
+            with pd.option_context("mode.copy_on_write", value):
+                assert profile.copy_on_write() is expected
+    monkeypatch.setattr(pd, "__version__", "unknown")
+    assert profile.copy_on_write() is False
+
+
+@pytest.mark.parametrize("rows", [2_000, 30_000], ids=["small-frames", "large-frames"])
+def test_capture_keeps_no_reference_to_the_users_training_data(client, rows: int) -> None:
+    """Once a run is written, nothing of the frames its fits saw is kept, however many fits it
+    had: letting them go frees their memory. A live model keeps a private sample, so its features
+    are complete when it is logged later."""
+    import gc
+    import weakref
+
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(4)
+    arrays = [rng.normal(size=(rows, 3)) for _ in range(6)]
+    refs = [weakref.ref(a) for a in arrays]
+    kept = None
+    with mlflow.start_run():
+        for i, values in enumerate(arrays):
+            X = pd.DataFrame(values, columns=["a", "b", "c"], copy=False)
+            model = LogisticRegression().fit(X, (X["a"] > 0).astype(int))
+            if i == 2:
+                kept = model
+            if i == 4:
+                IsolationForest(n_estimators=5, random_state=0).fit(X[["a", "b"]])  # a monitor
+    assert mlflow_debt.flush()
+    del X, values, arrays, model
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * 6
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(kept, name="m")
+    assert mlflow_debt.flush()
+    features = tags.decode(client.get_logged_model(info.model_id).tags)
+    assert features is not None and features.names == ["a", "b", "c"]
+    assert all(f.fingerprint.startswith("num:") for f in features.features)
+
+
+def test_finished_runs_leave_nothing_behind_in_the_process(client) -> None:
+    """A sweep of runs (a model and a monitor each) does not grow what capture keeps."""
+    from sklearn.ensemble import IsolationForest
+
+    X, y = frame(3_000)
+    assert mlflow_debt.flush()
+    with recorder._lock:  # what earlier tests left (fits outside runs whose models live)
+        runs_before, cells_before = set(recorder._runs), recorder._held_cells
+    for _ in range(12):
+        with mlflow.start_run():
+            LogisticRegression().fit(X, y)
+            IsolationForest(n_estimators=5, random_state=0).fit(X[["age"]])
+        assert mlflow_debt.flush()
+    with recorder._lock:
+        assert set(recorder._runs) <= runs_before
+        assert recorder._held_cells <= cells_before
+    assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 12
+
+
 def _fit_like_signatures() -> dict[tuple[str, str], inspect.Signature]:
     from sklearn.utils import all_estimators
 
