@@ -91,6 +91,22 @@ def test_pure_modules_import_neither_mlflow_nor_numpy_nor_yaml(module: str) -> N
     assert proc.stdout.split() == [], f"{module} imports {proc.stdout.strip()} at module level"
 
 
+def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
+    """The plugin is a guest in every ``import mlflow``: the hook is installed, the recorder (and
+    the tag schema, dataclasses and the fork handlers with it) waits for the first fit."""
+    code = (
+        "import sys, mlflow\n"
+        "from mlflow_debt.capture import hook\n"
+        "print(hook.installed(), sorted(m for m in sys.modules if m.startswith('mlflow_debt')))\n"
+    )
+    proc = fresh_python(code)
+    assert proc.returncode == 0, proc.stderr
+    installed, _, modules = proc.stdout.strip().partition(" ")
+    assert installed == "True"
+    assert "mlflow_debt.capture.recorder" not in modules
+    assert "mlflow_debt.tags" not in modules
+
+
 # --- metadata -------------------------------------------------------------------------------------
 
 

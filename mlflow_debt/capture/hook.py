@@ -39,7 +39,6 @@ import threading
 import warnings
 from typing import Any
 
-from mlflow_debt.capture import recorder
 from mlflow_debt.errors import MlflowDebtWarning as MlflowDebtWarning  # re-exported (old home)
 
 DISABLE_ENV = "MLFLOW_DEBT_DISABLE"
@@ -75,10 +74,20 @@ def _from_library(frame: Any) -> bool:
     return False
 
 
+def _recorder() -> Any:
+    """:mod:`mlflow_debt.capture.recorder`, imported at the first fit-like call, not by
+    ``import mlflow`` (it is most of the plugin's import time)."""
+    module = sys.modules.get("mlflow_debt.capture.recorder")
+    if module is None:
+        from mlflow_debt.capture import recorder as module
+    return module
+
+
 def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``bound(*args, **kwargs)`` as a fit-like call of ``owner``; record if outermost."""
     if not _active:
         return bound(*args, **kwargs)
+    recorder = _recorder()
     outer = recorder.enter(inner=_from_library(sys._getframe(2)))
     try:
         result = bound(*args, **kwargs)
@@ -90,6 +99,7 @@ def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict
 
 
 def _record(estimator: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    recorder = _recorder()
     try:
         X = args[0] if args else kwargs.get("X")
         y = args[1] if len(args) > 1 else kwargs.get("y")
@@ -390,7 +400,8 @@ def uninstall() -> None:
             else:
                 del klass.__init_subclass__
         _base_state.clear()
-        recorder.uninstall_log_model_hook()
+        if "mlflow_debt.capture.recorder" in sys.modules:
+            _recorder().uninstall_log_model_hook()
 
 
 def installed() -> bool:
