@@ -12,8 +12,9 @@ of numbers per column reach the driver:
    **one aggregation job**, written as SQL text and sent in one call: for numeric columns
    ``percentile_approx`` (the SQL form of ``approxQuantile``; relative error 1/1,000) at the
    minimum, 1st, 25th, 50th, 75th and 99th percentiles and maximum of the finite values, the null
-   count (null or NaN) and the count of values that are not whole (integrality); a boolean's null
-   count and share of ``True``; the null count of every other column;
+   count (null or NaN) and the count of values that are not whole (integrality), packed in one
+   sum; a boolean's null count and share of ``True``; the null count of every other column. A
+   cached input of at most :data:`ONE_TASK_ROWS` rows is aggregated in one task (no shuffle);
 3. only for the numeric columns whose token needs them (a binary column, or one whose IQR is
    zero: sparse counts, flags, constants): one more aggregation over the same seeded sample for
    their mean and population standard deviation. Most columns need neither;
@@ -38,6 +39,12 @@ SEED = 20_240_601
 ACCURACY = 1_000
 _QUANTILES = [q / 100 for q in fingerprint.QUANTILES]
 _NUMERIC = {"ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType"}
+#: A numeric column's null count and count of values that are not whole travel in one sum
+#: (``na + frac * PACK``): one aggregate instead of two, a tenth of the job's time.
+PACK = 1 << 32
+#: A cached input of at most this many rows is aggregated in one task (no shuffle, whose fixed
+#: cost is most of the job on a small input); a larger or uncached one keeps its parallelism.
+ONE_TASK_ROWS = 2_000_000
 
 
 def _kind(data_type: Any) -> str:
@@ -70,6 +77,8 @@ def describe(
     sample = df.select(*[F.col(_quote(n)).alias(f"c{i}") for i, n in enumerate(names)])
     if total > profile.MAX_ROWS:
         sample = sample.sample(False, min(1.0, profile.MAX_ROWS / total), seed=SEED)
+    if total <= ONE_TASK_ROWS and _cached(df):
+        sample = sample.coalesce(1)
     strings = [i for i, n in enumerate(names) if kinds[n] == "string"]
     if strings:
         sample = sample.cache()
@@ -101,14 +110,22 @@ def _row_count(df: Any) -> int:
     return int(df.count())
 
 
+def _cached(df: Any) -> bool:
+    try:
+        return bool(df.is_cached)
+    except Exception:  # noqa: BLE001  Spark/Py4J raise anything; capture never fails the fit
+        return False
+
+
 def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str, Any]:
     """One global aggregation over ``sample``: few, cheap aggregates per column.
 
     Written as SQL text and handed to Spark in one call (``selectExpr``): building the same
     aggregates from ``pyspark.sql.functions`` takes hundreds of round trips to the JVM, a fifth
-    of the job's time. Counting aggregates (``count_if``) instead of helper columns, and
-    ``percentile_approx`` only for numeric columns (a boolean needs its share of ``True``
-    alone). The names are the ``c<i>`` aliases :func:`describe` gives, never user text.
+    of the job's time. Counting aggregates instead of helper columns (a numeric column's two
+    counts packed in one sum, see :data:`PACK`), and ``percentile_approx`` only for numeric
+    columns (a boolean needs its share of ``True`` alone). The names are the ``c<i>`` aliases
+    :func:`describe` gives, never user text.
     """
     quantiles = ", ".join(repr(q) for q in [0.0, *_QUANTILES, 1.0])
     exprs = ["count(1) AS n"]
@@ -117,8 +134,9 @@ def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str
         if kinds[n] == "numeric":
             x, f = _finite(c)
             exprs += [
-                f"count_if({x} IS NULL OR isnan({x})) AS na{i}",
-                f"count_if({f} != round({f})) AS frac{i}",  # values that are not whole
+                # nulls (or NaN) + PACK * the finite values that are not whole
+                f"sum(CASE WHEN {x} IS NULL OR isnan({x}) THEN 1 "
+                f"WHEN {f} != round({f}) THEN {PACK} ELSE 0 END) AS nf{i}",
                 # min, the five quantiles, max: null when no value is finite
                 f"percentile_approx({f}, array({quantiles}), {ACCURACY}) AS q{i}",
             ]
@@ -127,7 +145,12 @@ def _aggregate(sample: Any, names: list[str], kinds: dict[str, str]) -> dict[str
         else:
             exprs.append(f"count_if({c} IS NULL) AS na{i}")
     row = sample.selectExpr(*exprs).first()
-    return row.asDict() if row is not None else {}
+    stats = row.asDict() if row is not None else {}
+    for i, n in enumerate(names):
+        if kinds[n] == "numeric":
+            packed = int(stats.pop(f"nf{i}", None) or 0)
+            stats[f"na{i}"], stats[f"frac{i}"] = packed % PACK, packed // PACK
+    return stats
 
 
 def _finite(c: str) -> tuple[str, str]:
