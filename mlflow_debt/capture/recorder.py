@@ -213,7 +213,10 @@ class _Fit:
     _key: tuple[tuple[str, str], ...] | None = None
 
     def alive(self) -> bool:
-        return self.model is not None and self.model() is not None
+        """Whether the fitted model (or a search's ``best_estimator_``) may still be logged."""
+        if self.model is not None and self.model() is not None:
+            return True
+        return any(ref() is not None for ref in self.refs)
 
     def labels_and_dtypes(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         if self.columns is None:
@@ -941,7 +944,12 @@ def _on_model_logged(args: tuple[Any, ...], kwargs: dict[str, Any], info: Any) -
                 if f is fit and rid == _OUTSIDE:
                     _by_model[key] = (target, fit)
             run_id = target
-        run = _runs[run_id]
+        run = _runs.get(run_id)
+        if run is None:  # forgotten (closed, nothing alive) while this object lived elsewhere
+            import mlflow
+
+            run = _runs[run_id] = _Run(mlflow.get_tracking_uri(), fits=[fit])
+            _review[run_id] = None
         run.logged = fit
         run.to_models[model_id] = fit
     _schedule(run_id)

@@ -270,6 +270,28 @@ def test_capture_keeps_no_reference_to_the_users_training_data(client, rows: int
     assert all(f.fingerprint.startswith("num:") for f in features.features)
 
 
+def test_a_searchs_best_estimator_outlives_its_search_and_keeps_its_features(client) -> None:
+    """The search object is gone, its refit model lives on: logged later, it has its features."""
+    import gc
+
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = frame(400)
+    with mlflow.start_run():
+        search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2).fit(X, y)
+        best = search.best_estimator_
+        del search
+        gc.collect()
+        LogisticRegression().fit(X[["age"]], y)  # the run's model now: the search's is not
+    assert mlflow_debt.flush()  # written and tidied: the run is closed
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(best, name="m")
+    assert mlflow_debt.flush()
+    features = tags.decode(client.get_logged_model(info.model_id).tags)
+    assert features is not None and features.names == ["age", "visits"]
+    assert all(f.fingerprint.startswith(("num:", "int:")) for f in features.features)
+
+
 def test_finished_runs_leave_nothing_behind_in_the_process(client) -> None:
     """A sweep of runs (a model and a monitor each) does not grow what capture keeps."""
     from sklearn.ensemble import IsolationForest
