@@ -49,9 +49,10 @@ recorded. Fork safety: no store call is in flight across a ``fork()`` (the write
 taken before it), and a forked child starts with no writer, no queue and no inherited
 attribution; it writes synchronously (a ``multiprocessing`` child may exit through ``os._exit``).
 
-Why one module of ~700 lines: the guard, the attribution, the writer, the ``Model.log`` hook and
-the fork handlers share one lock and one process state that a fork must reset together; split
-along the section comments below when one of them grows.
+Why one module of ~1,050 lines: the guard, the attribution, the writer with its tidying of
+samples, the ``Model.log`` hook and the fork handlers share one lock and one process state that a
+fork must reset together; split along the section comments below (the samples' bookkeeping,
+``_copy`` to ``_tidy``, first) when one of them grows.
 """
 
 from __future__ import annotations
