@@ -266,7 +266,8 @@ def test_capture_keeps_no_reference_to_the_users_training_data(client, rows: int
         info = mlflow.sklearn.log_model(kept, name="m")
     assert mlflow_debt.flush()
     features = tags.decode(client.get_logged_model(info.model_id).tags)
-    assert features is not None and features.names == ["a", "b", "c"]
+    assert features is not None
+    assert features.names == ["a", "b", "c"]
     assert all(f.fingerprint.startswith("num:") for f in features.features)
 
 
@@ -288,7 +289,8 @@ def test_a_searchs_best_estimator_outlives_its_search_and_keeps_its_features(cli
         info = mlflow.sklearn.log_model(best, name="m")
     assert mlflow_debt.flush()
     features = tags.decode(client.get_logged_model(info.model_id).tags)
-    assert features is not None and features.names == ["age", "visits"]
+    assert features is not None
+    assert features.names == ["age", "visits"]
     assert all(f.fingerprint.startswith(("num:", "int:")) for f in features.features)
 
 
