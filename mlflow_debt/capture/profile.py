@@ -138,8 +138,8 @@ def snapshot(
 
     ``copy=False`` (only when :func:`copy_on_write` holds) returns the strided rows as a derived
     frame that shares ``X``'s memory: pandas copies ``X`` before any later in-place change, so the
-    sample still never sees one. The caller copies it soon (:func:`materialize`), so that it does
-    not keep all of ``X`` alive; this keeps even the copy out of the user's ``fit``.
+    sample still never sees one. The caller copies it (:func:`materialize`) or drops it soon, so
+    that it does not keep all of ``X`` alive; this keeps even the copy out of the user's ``fit``.
 
     A polars frame is sampled first, then only the sample is converted to pandas; its columns keep
     their polars dtype names (``Float64``, ``String``), kept in the sample's ``attrs``.
