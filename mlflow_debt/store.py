@@ -697,25 +697,31 @@ def main_thread_run_id() -> str | None:
     reads the fluent run stack (the one non-public read in this module), guarded: None if MLflow
     changes it.
     """
+    stacks = _run_stacks()
+    stack = (stacks or {}).get(threading.main_thread().ident or 0) or []
+    return stack[-1].info.run_id if stack else None
+
+
+def _run_stacks() -> dict[int, Any] | None:
+    """Each thread's fluent run stack (the one non-public read in this module), None if MLflow
+    changed it."""
     try:
         from mlflow.tracking import fluent
 
-        values = fluent._active_run_stack.get_all_thread_values()
-        stack = values.get(threading.main_thread().ident or 0) or []
-        return stack[-1].info.run_id if stack else None
-    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means no run
+        return dict(fluent._active_run_stack.get_all_thread_values())
+    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means unknown
         return None
 
 
 def open_run_ids() -> set[str] | None:
     """The fluent runs active in any thread of this process, and ``MLFLOW_RUN_ID``'s; None if
     unknown (the same guarded read of MLflow's run stack as :func:`main_thread_run_id`)."""
+    stacks = _run_stacks()
+    if stacks is None:
+        return None
     try:
-        from mlflow.tracking import fluent
-
-        values = fluent._active_run_stack.get_all_thread_values()
-        ids = {str(r.info.run_id) for stack in values.values() for r in (stack or [])}
-    except Exception:  # noqa: BLE001  MLflow's private run stack: any change means unknown
+        ids = {str(r.info.run_id) for stack in stacks.values() for r in (stack or [])}
+    except Exception:  # noqa: BLE001  MLflow's private run objects: any change means unknown
         return None
     from mlflow.environment_variables import MLFLOW_RUN_ID
 

@@ -221,8 +221,7 @@ class _Fit:
 
     def labels_and_dtypes(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         if self.columns is None:
-            sample = self.sample
-            self.columns = (tuple(_labels(sample.columns)), tuple(sample.dtypes.tolist()))
+            self.columns = _frame_columns(self.sample)
         return self.columns
 
     @property
