@@ -153,11 +153,13 @@ def safely(kind: str, fn: Callable[..., Any], *args: Any) -> None:
             from mlflow_debt import store
 
             run_id = store.active_run_id() or ""
+            # The first line only: a Py4J error's text goes on with the whole Java stack.
+            text = next((line for line in str(exc).splitlines() if line.strip()), "")[:300]
             warn_once(
                 run_id,
                 f"{kind}:error",
                 f"mlflow-debt could not record the features of a {kind} model: "
-                f"{type(exc).__name__}: {exc}",
+                f"{type(exc).__name__}: {text}",
             )
 
 

@@ -9,11 +9,14 @@ through its stages (:func:`trace`): every stage's input and output columns
 back to the DataFrame. A column the pipeline only passes through is not a feature; a column
 whose origin cannot be known is named in one warning, never guessed.
 
-**Fingerprints** are computed by Spark (:mod:`mlflow_debt.capture.spark_profile`).
+**Fingerprints** are computed by Spark (:mod:`mlflow_debt.capture.spark_profile`), alongside
+the fit when the unfitted estimator already names the columns its model will read
+(:func:`start_early`, :class:`Early`), else after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,12 +49,19 @@ def patch(engine: str, base_module: Any) -> None:  # noqa: ARG001  engines' patc
         if not engines.active():
             return original(self, *args, **kwargs)
         with engines.outermost("spark") as outer:
-            model = original(self, *args, **kwargs)
-        if outer:
             dataset = args[0] if args else kwargs.get("dataset")
             params = args[1] if len(args) > 1 else kwargs.get("params")
-            if not isinstance(params, (list, tuple)):  # a list of param maps: several models
-                engines.safely("Spark", record_fit, self, model, dataset)
+            # A list of param maps fits several models: none is "the" model.
+            several = isinstance(params, (list, tuple))
+            early = start_early(self, dataset, params) if outer and not several else None
+            try:
+                model = original(self, *args, **kwargs)
+            except BaseException:
+                if early is not None:
+                    early.cancel()
+                raise
+        if outer and not several:
+            engines.safely("Spark", record_fit, self, model, dataset, early)
         return model
 
     _ours[fit] = original
@@ -219,15 +229,19 @@ _READ_PARAMS = {
 }
 
 
-def trace(model: Any, schema: Any, spark: Any = None) -> Trace:  # noqa: C901  one walk over the stage kinds; split when a kind is added
-    """The columns of ``schema`` that the fitted ``model`` reads, in the order it sees them."""
+def trace(  # noqa: C901  one walk over the stage kinds; split when a kind is added
+    model: Any, schema: Any, spark: Any = None, stages: list[Any] | None = None
+) -> Trace:
+    """The columns of ``schema`` that the fitted ``model`` (or ``stages``) reads, in the order
+    it sees them."""
     inputs = set(schema.fieldNames())
     vectors = {f.name for f in schema.fields if type(f.dataType).__name__ == "VectorUDT"}
     lineage: dict[str, Lineage] = {}
     opaque: dict[str, str] = {}  # column -> the stage that made it without saying how
     result = Trace()
     read: Lineage = []
-    stages = _flatten(model)
+    if stages is None:
+        stages = _flatten(model)
     # The schema each stage sees, for the stages that must be asked (SQL, opaque ones): built
     # by transforming an empty DataFrame, which runs no job.
     kinds = [_kind(s) for s in stages]
@@ -347,11 +361,143 @@ def _outputs(stage: Any, empty: Any) -> list[str] | None:
         return None
 
 
+# --- profiling while the fit runs ---------------------------------------------------------------
+
+
+def _unfitted_stages(estimator: Any) -> list[Any] | None:
+    """The stages an unfitted estimator will fit, in order, or None when it cannot be known
+    before the fit (a validator's candidates are its estimator's stages)."""
+    from pyspark.ml import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        out: list[Any] = []
+        for stage in estimator.getStages():
+            inner = _unfitted_stages(stage)
+            if inner is None:
+                return None
+            out.extend(inner)
+        return out
+    if type(estimator).__name__ in ("CrossValidator", "TrainValidationSplit"):
+        return _unfitted_stages(estimator.getEstimator())
+    return [estimator]
+
+
+def _columns_before_fit(estimator: Any, dataset: Any, params: Any) -> list[str] | None:
+    """The columns the fitted model will read, when the unfitted ``estimator`` says so alone:
+    every stage names its columns (no SQL, no opaque stage, nothing that needs a schema), and
+    all of them trace back to the DataFrame. None otherwise."""
+    if isinstance(params, dict) and params:
+        estimator = estimator.copy(params)
+    stages = _unfitted_stages(estimator)
+    if not stages or any(_kind(s) not in ("model", "columns") for s in stages):
+        return None
+    found = trace(None, dataset.schema, stages=stages)
+    if found.untraceable or not found.features:
+        return None
+    return found.features
+
+
+class Early:
+    """The profiling job of a fit's columns, run on a second thread while the fit runs.
+
+    The job is one small Spark job (:func:`~mlflow_debt.capture.spark_profile.raw`); run after
+    the fit, its fixed cost is paid on top of it, run alongside it is mostly hidden by the fit's
+    own jobs. The thread is pyspark's :class:`~pyspark.InheritableThread`, so the job carries
+    the fit's local properties (job group, scheduler pool) and one job tag of its own, by which
+    it is cancelled if the fit fails. Its result is taken only by :func:`record_fit`.
+    """
+
+    def __init__(self, dataset: Any, names: list[str]) -> None:
+        import uuid
+
+        from pyspark import InheritableThread
+
+        self.names = names
+        self.records: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.tag = f"mlflow-debt-{uuid.uuid4().hex}"
+        self._context = dataset.sparkSession.sparkContext
+        self._thread = InheritableThread(
+            target=self._run, args=(dataset,), name="mlflow-debt-spark-profile", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, dataset: Any) -> None:
+        from mlflow_debt.capture import spark_profile
+
+        try:
+            with contextlib.suppress(Exception):
+                self._context.setJobDescription("mlflow-debt: feature fingerprints")
+            with contextlib.suppress(Exception):
+                self._context.addJobTag(self.tag)
+            self.records = spark_profile.raw(dataset, self.names)
+        except BaseException as exc:  # noqa: BLE001  handed to record_fit, which warns once
+            self.error = exc
+
+    def join(self) -> None:
+        """Wait for the job: a fit never returns while capture's job still runs."""
+        self._thread.join()
+
+    def result(self) -> dict[str, Any]:
+        """The records, once the job is done; its error, if it failed."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.records or {}
+
+    def cancel(self) -> None:
+        """The fit failed: the job is cancelled and its result never read."""
+        with contextlib.suppress(Exception):
+            self._context.cancelJobsWithTag(self.tag)
+
+
+def _pinned_threads() -> bool:
+    """Whether each Python thread has a JVM thread of its own (pyspark's default, not Spark
+    Connect): only then are a thread's job tag and description its own."""
+    from py4j.clientserver import ClientServer
+    from pyspark import SparkContext
+
+    return isinstance(SparkContext._gateway, ClientServer)
+
+
+def start_early(estimator: Any, dataset: Any, params: Any) -> Early | None:
+    """Start profiling the columns the fit will read, if they can be known before it; never
+    raises (a fit whose columns cannot be known is profiled after it, by :func:`record_fit`)."""
+    try:
+        if not engines.active():
+            return None
+        from mlflow_debt import store
+
+        if store.active_run_id() is None:
+            return None
+        from pyspark.sql import DataFrame
+
+        if not isinstance(dataset, DataFrame) or not _pinned_threads():
+            return None  # profiled after the fit
+        names = _columns_before_fit(estimator, dataset, params)
+        return Early(dataset, names) if names else None
+    except Exception:  # noqa: BLE001  capture never fails the fit
+        return None
+
+
 # --- recording --------------------------------------------------------------------------------
 
 
-def record_fit(estimator: Any, model: Any, dataset: Any) -> None:
-    """After an outermost fit: trace, profile with Spark, write to the active run."""
+def record_fit(estimator: Any, model: Any, dataset: Any, early: Early | None = None) -> None:
+    """After an outermost fit: trace, profile with Spark (or take the job started with the
+    fit), write to the active run. Returns only once the early job, if any, is done."""
+    try:
+        _record_fit(estimator, model, dataset, early)
+    except BaseException:  # an interrupt while waiting, or a failure: the job's result is moot
+        if early is not None:
+            early.cancel()
+        raise
+    finally:
+        if early is not None:
+            early.join()
+
+
+def _record_fit(estimator: Any, model: Any, dataset: Any, early: Early | None) -> None:
     from mlflow_debt import store
 
     run_id = store.active_run_id()
@@ -374,5 +520,9 @@ def record_fit(estimator: Any, model: Any, dataset: Any) -> None:
         return
     from mlflow_debt.capture import spark_profile
 
-    records = spark_profile.describe(dataset, found.features, found.chains)
+    raw = early.result() if early is not None else {}
+    missing = [n for n in found.features if n not in raw]
+    if missing:  # the fitted model reads a column the unfitted one did not name
+        raw = {**raw, **spark_profile.raw(dataset, missing)}
+    records = spark_profile.with_chains(raw, found.features, found.chains)
     engines.record(records, f"spark:{label}", model)

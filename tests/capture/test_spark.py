@@ -312,8 +312,8 @@ def test_spark_tokens_are_the_pandas_tokens_of_the_same_data(spark) -> None:  # 
 
 
 def test_tokens_that_need_the_mean_and_std_match_pandas(spark) -> None:  # noqa: F811
-    # binary, sparse (IQR zero) and constant columns take their mean/std from a second, small
-    # aggregation (only when the first one shows they need it); a boolean its share of True
+    # binary, sparse (IQR zero) and constant columns need the mean and std (computed in the
+    # same aggregation as the quantiles); a boolean its share of True
     rng = np.random.default_rng(3)
     n = 4000
     pdf = pd.DataFrame(
@@ -383,3 +383,184 @@ def test_the_preprocessing_chain_is_part_of_the_definition(client, sdf) -> None:
     minmax = fit_with(MinMaxScaler(inputCol="raw", outputCol="features"))
     assert standard["user_age"].rsplit(":p", 1)[0] == minmax["user_age"].rsplit(":p", 1)[0]
     assert not same_definition(standard["user_age"], minmax["user_age"])
+
+
+# --- the profiling job runs alongside the fit ---------------------------------------------------
+
+PROFILE_JOB = "mlflow-debt: feature fingerprints"
+
+
+def spark_jobs(spark) -> list[dict]:  # noqa: F811
+    """Every job of the session so far: id, description, group, submitted and completed (ms)."""
+    jobs = spark.sparkContext._jsc.sc().statusStore().jobsList(None)
+    out = []
+    for i in range(jobs.size()):
+        job = jobs.apply(i)
+        out.append(
+            {
+                "id": job.jobId(),
+                "description": _option(job.description()),
+                "group": _option(job.jobGroup()),
+                "submitted": job.submissionTime().get().getTime(),
+                "completed": job.completionTime().get().getTime()
+                if job.completionTime().isDefined()
+                else None,
+            }
+        )
+    return sorted(out, key=lambda j: j["id"])
+
+
+def _option(value):  # a Scala Option through Py4J
+    return value.get() if value.isDefined() else None
+
+
+def new_jobs(spark, before: int) -> tuple[list[dict], list[dict]]:  # noqa: F811
+    """(capture's profiling jobs, the other jobs) since job id ``before``."""
+    jobs = [j for j in spark_jobs(spark) if j["id"] > before]
+    ours = [j for j in jobs if j["description"] == PROFILE_JOB]
+    return ours, [j for j in jobs if j["description"] != PROFILE_JOB]
+
+
+def last_job_id(spark) -> int:  # noqa: F811
+    return max((j["id"] for j in spark_jobs(spark)), default=-1)
+
+
+def profiler_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "mlflow-debt-spark-profile"]
+
+
+def test_the_job_runs_during_the_fit_with_the_same_tokens(client, spark, sdf) -> None:  # noqa: F811
+    from mlflow_debt.capture import spark as spark_capture
+    from mlflow_debt.capture import spark_profile
+
+    sdf = sdf.cache()
+    sdf.count()
+    before = last_job_id(spark)
+    pipe = lr_pipeline()
+    with mlflow.start_run() as run:
+        model = pipe.fit(sdf)
+    ours, fit_jobs = new_jobs(spark, before)
+    assert len(ours) == 1  # one aggregation job, no count (the cache knows its rows)
+    assert ours[0]["submitted"] < max(j["completed"] for j in fit_jobs)  # during the fit
+    assert profiler_threads() == []  # the fit returned after the job, never before
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None
+    found = spark_capture.trace(model, sdf.schema)
+    after = spark_profile.describe(sdf, found.features, found.chains)  # the job after the fit
+    assert list(fs.features) == after
+    sdf.unpersist()
+
+
+def test_the_fit_keeps_its_job_group_and_its_own_local_properties(client, spark, sdf) -> None:  # noqa: F811
+    sc = spark.sparkContext
+    before = last_job_id(spark)
+    sc.setJobGroup("users-group", "the user's own jobs")
+    try:
+        with mlflow.start_run() as run:
+            lr_pipeline().fit(sdf)
+        assert sc.getLocalProperty("spark.jobGroup.id") == "users-group"
+        assert sc.getLocalProperty("spark.job.description") == "the user's own jobs"
+        assert set(sc.getJobTags()) == set()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+    ours, fit_jobs = new_jobs(spark, before)
+    assert ours
+    assert {j["group"] for j in ours + fit_jobs} == {"users-group"}  # cancelled with the user's
+    assert features_of(client, run.info.run_id) is not None
+
+
+def test_a_failing_fit_raises_its_own_error_and_the_job_ends(client, sdf, monkeypatch) -> None:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    def failing_fit():
+        pipe = Pipeline(
+            stages=[
+                VectorAssembler(inputCols=["user_age", "num_devices"], outputCol="features"),
+                LogisticRegression(labelCol="no_such_label"),
+            ]
+        )
+        with pytest.raises(Exception) as caught, mlflow.start_run() as run:  # noqa: PT011
+            pipe.fit(sdf)
+        return caught.value, run.info.run_id
+
+    monkeypatch.setenv("MLFLOW_DEBT_DISABLE", "1")
+    bare, _ = failing_fit()
+    monkeypatch.delenv("MLFLOW_DEBT_DISABLE")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        error, run_id = failing_fit()
+    assert type(error) is type(bare)
+    assert str(error) == str(bare)
+    assert not [w for w in seen if issubclass(w.category, MlflowDebtWarning)]
+    assert features_of(client, run_id) is None
+    import time
+
+    deadline = time.monotonic() + 30
+    while profiler_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert profiler_threads() == []
+
+
+def test_columns_unnamed_before_the_fit_are_profiled_after(client, spark, sdf) -> None:  # noqa: F811
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    from mlflow_debt.capture import spark_profile
+
+    pipe = lr_pipeline(inputs=("passenger",), scaler=False)
+    assembler = pipe.getStages()[0]
+    tvs = TrainValidationSplit(  # every candidate reads other columns than the estimator names
+        estimator=pipe,
+        estimatorParamMaps=ParamGridBuilder()
+        .addGrid(assembler.inputCols, [["user_age", "num_devices"]])
+        .build(),
+        evaluator=BinaryClassificationEvaluator(),
+    )
+    before = last_job_id(spark)
+    with mlflow.start_run() as run:
+        tvs.fit(sdf)
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None
+    assert fs.names == ["user_age", "num_devices"]
+    assert list(fs.features) == spark_profile.describe(sdf, ["user_age", "num_devices"])
+    ours, _ = new_jobs(spark, before)
+    assert len(ours) == 2  # the early count and aggregation (of passenger); the rest, after
+
+
+def test_a_param_map_given_to_fit_is_the_one_profiled_early(client, spark, sdf) -> None:  # noqa: F811
+    pipe = lr_pipeline(scaler=False)
+    assembler = pipe.getStages()[0]
+    before = last_job_id(spark)
+    with mlflow.start_run() as run:
+        pipe.fit(sdf, {assembler.inputCols: ["num_devices"]})
+    fs = features_of(client, run.info.run_id)
+    assert fs is not None
+    assert fs.names == ["num_devices"]
+    ours, fit_jobs = new_jobs(spark, before)
+    assert len(ours) == 2  # the count (not cached) and the aggregation, both during the fit
+    assert max(j["submitted"] for j in ours) < max(j["completed"] for j in fit_jobs)
+
+
+def test_a_failing_profiling_job_is_one_short_warning_and_the_fit_returns(
+    client, sdf, mocker
+) -> None:
+    from mlflow_debt.capture import spark_profile
+
+    mocker.patch.object(
+        spark_profile, "raw", side_effect=RuntimeError("the job failed\n\tat some.Java(Frame)")
+    )
+    with warnings.catch_warnings(record=True) as seen, mlflow.start_run() as run:
+        warnings.simplefilter("always")
+        model = lr_pipeline().fit(sdf)
+    assert model.stages[-1].coefficients.size == 2  # the fit's own result, untouched
+    ours = [str(w.message) for w in seen if issubclass(w.category, MlflowDebtWarning)]
+    assert ours == [
+        "mlflow-debt could not record the features of a Spark model: RuntimeError: the job failed"
+    ]
+    assert features_of(client, run.info.run_id) is None
+    assert profiler_threads() == []
