@@ -54,13 +54,18 @@ def median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> floa
 def interleaved_medians(
     fns: dict[str, Callable[[], Any]], repeat: int = 5, warmup: int = 1
 ) -> dict[str, float]:
-    """Median time of each function, timed in interleaved rounds so drift hits all alike."""
+    """Median time of each function, timed in interleaved rounds so drift hits all alike.
+
+    Every other round runs the functions in reverse order, so none always runs first (right
+    after the previous round's last one, whose garbage or caches it would inherit).
+    """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    for round_ in range(repeat):
+        order = list(fns.items())
+        for name, fn in order if round_ % 2 == 0 else reversed(order):
             gc.collect()
             t0 = time.perf_counter()
             fn()
