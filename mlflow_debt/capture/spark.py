@@ -364,19 +364,13 @@ def _outputs(stage: Any, empty: Any) -> list[str] | None:
 # --- profiling while the fit runs ---------------------------------------------------------------
 
 
-def _unfitted_stages(estimator: Any) -> list[Any] | None:
-    """The stages an unfitted estimator will fit, in order, or None when it cannot be known
-    before the fit (a validator's candidates are its estimator's stages)."""
+def _unfitted_stages(estimator: Any) -> list[Any]:
+    """The stages an unfitted estimator will fit, in order (a validator's candidates are its
+    estimator's stages)."""
     from pyspark.ml import Pipeline
 
     if isinstance(estimator, Pipeline):
-        out: list[Any] = []
-        for stage in estimator.getStages():
-            inner = _unfitted_stages(stage)
-            if inner is None:
-                return None
-            out.extend(inner)
-        return out
+        return [s for stage in estimator.getStages() for s in _unfitted_stages(stage)]
     if type(estimator).__name__ in ("CrossValidator", "TrainValidationSplit"):
         return _unfitted_stages(estimator.getEstimator())
     return [estimator]
