@@ -107,6 +107,33 @@ def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
     assert "mlflow_debt.tags" not in modules
 
 
+def test_first_fits_in_several_threads_at_once_all_work(tmp_path) -> None:
+    """The recorder is imported by the first fit: threads whose first fits start together must
+    each see it whole (one of them imports it while the others wait), never half-imported."""
+    code = (
+        "import threading, mlflow, numpy as np, pandas as pd\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        f"mlflow.set_tracking_uri('sqlite:///{tmp_path.as_posix()}/m.db')\n"
+        "X = pd.DataFrame({'a': np.arange(50.0), 'b': np.arange(50.0) % 7})\n"
+        "y = X['a'] * 2\n"
+        "start, errors = threading.Barrier(8), []\n"
+        "def fit():\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        LinearRegression().fit(X, y)\n"
+        "    except BaseException as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "with mlflow.start_run():\n"
+        "    threads = [threading.Thread(target=fit) for _ in range(8)]\n"
+        "    [t.start() for t in threads]\n"
+        "    [t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    proc = fresh_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 # --- metadata -------------------------------------------------------------------------------------
 
 

@@ -74,12 +74,20 @@ def _from_library(frame: Any) -> bool:
     return False
 
 
+_recorder_module: Any = None
+
+
 def _recorder() -> Any:
     """:mod:`mlflow_debt.capture.recorder`, imported at the first fit-like call, not by
-    ``import mlflow`` (it is most of the plugin's import time)."""
-    module = sys.modules.get("mlflow_debt.capture.recorder")
+    ``import mlflow`` (it is most of the plugin's import time). Remembered only once its import
+    is complete: a thread whose first fit starts while another thread imports it waits in the
+    import statement (the module's import lock), never sees it half-initialised."""
+    global _recorder_module
+    module = _recorder_module
     if module is None:
         from mlflow_debt.capture import recorder as module
+
+        _recorder_module = module
     return module
 
 
