@@ -25,6 +25,7 @@ Examples:
   mlflow-debt report --format json | jq '.summary.scores'
   mlflow-debt report --declared consumers.yaml --fail-on undeclared-consumer,entanglement
   mlflow-debt report --fail-on any --output report.html   # CI: exit 1 on any finding
+  mlflow-debt report --annotate --output report.html   # findings on the registry too
 """
 
 FORMATS = ("html", "markdown", "json")
@@ -125,6 +126,13 @@ def _write(path: str, text: str) -> None:
     show_default=True,
     help="Flag models without a version limit above this many live versions.",
 )
+@click.option(
+    "--annotate",
+    is_flag=True,
+    help="Also write each finding as a short `mlflow_debt.findings` tag on the registered "
+    "models and versions it concerns (removed where the finding is gone); no other tag, "
+    "description or alias is touched.",
+)
 def report(
     tracking_uri: str | None,
     experiments: tuple[str, ...],
@@ -135,6 +143,7 @@ def report(
     fail_on: tuple[str, ...],
     fan_out: int,
     many_versions: int,
+    annotate: bool,
 ) -> None:
     """One page with the ML technical debt recorded in MLflow, and a CI gate.
 
@@ -156,15 +165,23 @@ def report(
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
-    result = report_io.build(
-        get_client(tracking_uri), experiments, models, declarations, thresholds
-    )
+    client = get_client(tracking_uri)
+    result = report_io.build(client, experiments, models, declarations, thresholds)
     text = render(result, fmt)
     if output and output != "-":
         _write(output, text)
         click.echo(terminal_safe(f"Wrote {output}: {summary_line(result)}"), err=True)
     else:
         click.echo(text, nl=False)
+    if annotate:
+        from mlflow_debt.report.publish import publish
+
+        done = publish(client, result, models)
+        click.echo(
+            f"Annotated the registry: {done.written} findings tag(s) written, "
+            f"{done.removed} removed.",
+            err=True,
+        )
     found = find_gated(result, gate)
     if found:
         raise DebtFound(f"--fail-on: found {found}")
