@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_debt.report.model import Finding
+from mlflow_debt.report.model import CHECK_IDS, SEVERITIES, Finding
 from mlflow_debt.tags import FINDINGS_KEY
 
 KEY = FINDINGS_KEY
@@ -156,6 +156,13 @@ _READS = frozenset(
 _KNOWN = frozenset(_PHRASES)
 
 
+def _order_of(f: Finding) -> tuple[int, int, str]:
+    """Most severe first, then report order (a check this module does not know: last)."""
+    severity = SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES)
+    check = CHECK_IDS.index(f.check) if f.check in CHECK_IDS else len(CHECK_IDS)
+    return severity, check, f.subject
+
+
 def _join(phrases: Sequence[str]) -> str:
     unique = list(dict.fromkeys(phrases))
     out: list[str] = []
@@ -169,15 +176,13 @@ def _join(phrases: Sequence[str]) -> str:
     return SEP.join(out)
 
 
-def per_target(
-    findings: Iterable[Finding], live: Mapping[str, Sequence[int]]
-) -> dict[Target, str]:
+def per_target(findings: Iterable[Finding], live: Mapping[str, Sequence[int]]) -> dict[Target, str]:
     """The findings text of every target a finding concerns (targets without any: absent).
 
     ``live``: registered model -> its live version numbers (only those are annotated).
     """
     phrases: dict[Target, list[str]] = {}
-    for f in sorted(findings, key=lambda f: f.rank):
+    for f in sorted(findings, key=_order_of):
         models, versions = _phrases(f)
         for model, text in models:
             if model not in live:
