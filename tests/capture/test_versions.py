@@ -197,3 +197,59 @@ def test_plan_leaves_hand_set_features_and_sources_without_features() -> None:
     assert not versions.plan({}, {"mlflow.user": "x"}, "runs:/r1")
     feast = {tags.FEAST_KEY: "view:a"}
     assert not versions.plan({}, feast, "runs:/r1")
+
+
+# --- backfill: versions that exist already ----------------------------------------------------
+
+
+def test_backfill_tags_existing_versions_once(client: MlflowClient, monkeypatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from mlflow_debt.cli import cli
+
+    from support.lineage import feature_tags, make_run
+
+    monkeypatch.setenv("MLFLOW_DEBT_DISABLE", "1")  # registered before mlflow-debt was there
+    tagged_run = make_run(client, "old", {"user_age": "?", "plan": "?"})
+    bare_run = make_run(client, "old", None)
+    exp = client.get_run(tagged_run).info.experiment_id
+    lm = client.create_logged_model(
+        exp, name="m", source_run_id=tagged_run, tags=feature_tags({"plan": "?"})
+    )
+    client.create_registered_model("legacy")
+    from_run = client.create_model_version("legacy", "file:///a", run_id=tagged_run).version
+    from_model = client.create_model_version(
+        "legacy", f"models:/{lm.model_id}", run_id=tagged_run, model_id=lm.model_id
+    ).version
+    untaggable = client.create_model_version("legacy", "file:///b", run_id=bare_run).version
+    by_hand = client.create_model_version(
+        "legacy", "file:///c", run_id=tagged_run, tags=feature_tags({"x": "?"}, "hand")
+    ).version
+    assert tags.SCHEMA_KEY not in version_tags(client, "legacy", from_run)
+    monkeypatch.delenv("MLFLOW_DEBT_DISABLE")
+
+    runner = CliRunner()
+    dry = json.loads(runner.invoke(cli, ["backfill", "--dry-run", "--format", "json"]).output)
+    assert len(dry["versions_tagged"]) == 2
+    assert tags.SCHEMA_KEY not in version_tags(client, "legacy", from_run)
+
+    result = runner.invoke(cli, ["backfill", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert sorted(v["version"] for v in doc["versions_tagged"]) == sorted(
+        int(v) for v in (from_run, from_model)
+    )
+    assert doc["versions_untaggable"] == [{"name": "legacy", "version": int(untaggable)}]
+    assert features_of(version_tags(client, "legacy", from_run)) == ["user_age", "plan"]
+    got = version_tags(client, "legacy", from_model)
+    assert features_of(got) == ["plan"]
+    assert got[tags.FEATURES_FROM_KEY] == f"models:/{lm.model_id}"
+    assert features_of(version_tags(client, "legacy", by_hand)) == ["x"]
+
+    again = json.loads(runner.invoke(cli, ["backfill", "--format", "json"]).output)
+    assert again["versions_tagged"] == []
+    assert again["versions_already_tagged"] == 3
+    text = runner.invoke(cli, ["backfill"]).output
+    assert "0 model version(s)" in text
