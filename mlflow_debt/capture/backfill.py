@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_debt import store, tags
 from mlflow_debt.capture import profile as capture
-from mlflow_debt.capture import versions as version_tags
+from mlflow_debt.capture import version_tags
 from mlflow_debt.tags import FeatureRecord
 
 if TYPE_CHECKING:

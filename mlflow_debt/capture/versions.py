@@ -5,8 +5,8 @@ source run (docs/lineage.md). This module puts those feature tags on the version
 schema, :mod:`mlflow_debt.tags`), plus ``mlflow_debt.features_from`` naming where they came
 from, so the registry's version page shows them and every reader of the schema can read them.
 
-Three writers share :func:`plan` (pure: what to write on a version, given its tags and its
-source's):
+Three writers share :func:`mlflow_debt.capture.version_tags.plan` (pure: what to write on a
+version, given its tags and its source's):
 
 * the training process (this module's hook): ``log_model(..., registered_model_name=...)``,
   ``mlflow.register_model(...)`` and ``MlflowClient.create_model_version(...)`` all go through
@@ -20,7 +20,7 @@ source's):
   before capture tags the LoggedModel), the version waits: the recorder calls
   :func:`on_features_written` after each write of a run's or LoggedModel's feature tags, and
   the waiting versions of that source are tagged then (on the writer thread);
-* ``mlflow-debt serve`` on ``model_version.created`` (:func:`tag_version`);
+* ``mlflow-debt serve`` on ``model_version.created`` (``version_tags.tag_version``);
 * ``mlflow-debt backfill`` (:mod:`mlflow_debt.capture.backfill`).
 
 Ownership: only feature keys (``mlflow_debt.schema``, ``n_features``, ``digest``, ``source``,
@@ -28,167 +28,40 @@ Ownership: only feature keys (``mlflow_debt.schema``, ``n_features``, ``digest``
 ``features_from`` was tagged by hand and is never touched; a key the version already has when
 we first tag it is left as it is; a version tagged from its LoggedModel is never rewritten from
 its run. Capture never fails the user's call: a failure is one :class:`MlflowDebtWarning`.
+
+This module is imported inside every ``import mlflow`` (the hook installs it), so it imports
+nothing of mlflow-debt at module level; the rule and the writes load at the first registration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import re
 import sys
 import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_debt import tags
-
-FROM_KEY = tags.FEATURES_FROM_KEY
 #: Versions created in this process that wait for their source's features (oldest dropped).
 MAX_PENDING = 1_000
 CLIENT_MODULE = "mlflow.tracking.client"
-_MODEL_SOURCE = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
-
-
-# --- the pure rule ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionWrite:
-    """What to write on one version: keys to set and keys to remove."""
-
-    set: dict[str, str] = field(default_factory=dict)
-    delete: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.set or self.delete)
-
-
-def source_uri(model_id: str | None, run_id: str | None) -> str:
-    """``models:/ID`` for a LoggedModel source, else ``runs:/ID``."""
-    return f"models:/{model_id}" if model_id else f"runs:/{run_id}"
-
-
-def _rank(source: str) -> int:
-    return 2 if source.startswith("models:/") else 1 if source.startswith("runs:/") else 0
-
-
-def feature_tags(source_tags: Mapping[str, str]) -> dict[str, str]:
-    """The feature-set tags among a run's or LoggedModel's tags (mlflow-debt's own schema)."""
-    if tags.SCHEMA_KEY not in source_tags:
-        return {}
-    return {k: str(v) for k, v in source_tags.items() if tags.is_feature_tag(k)}
-
-
-def plan(current: Mapping[str, str], source_tags: Mapping[str, str], source: str) -> VersionWrite:
-    """What to write on a version with tags ``current`` whose features are ``source_tags``
-    (a run's or a LoggedModel's tags), copied from ``source`` (``models:/...``/``runs:/...``).
-
-    Nothing when the source has no features, when the version's features were set by hand (no
-    ``features_from``), or when they came from a better source (a LoggedModel beats a run).
-    Otherwise only what differs; a key present before our first write is left alone.
-    """
-    wanted = feature_tags(source_tags)
-    if not wanted:
-        return VersionWrite()
-    wanted[FROM_KEY] = source
-    present = [k for k in current if tags.is_feature_tag(k)]
-    owned = FROM_KEY in current
-    if present and not owned:
-        return VersionWrite()  # the user's own feature tags
-    if owned and _rank(str(current[FROM_KEY])) > _rank(source):
-        return VersionWrite()
-    to_set = {
-        k: v for k, v in wanted.items() if current.get(k) != v and (owned or k not in current)
-    }
-    to_delete = tuple(sorted(k for k in present if k not in wanted)) if owned else ()
-    return VersionWrite(to_set, to_delete)
-
-
-def model_id_of(model_id: str | None, source: str | None) -> str | None:
-    """The LoggedModel behind a version: ``model_id``, else parsed from ``models:/m-...``."""
-    if model_id:
-        return str(model_id)
-    m = _MODEL_SOURCE.match(str(source or ""))
-    return m.group(1) if m else None
-
-
-# --- reading a source and tagging one version (serve, backfill, the hook) ---------------------
-
-
-def source_features(
-    client: Any, model_id: str | None, run_id: str | None
-) -> tuple[dict[str, str], str] | None:
-    """(feature tags, source uri) of a version's source: its LoggedModel's, else its run's."""
-    from mlflow_debt import store
-
-    if model_id:
-        lm = store.logged_model_tags(client, model_id)
-        if lm is not None and feature_tags(lm[0]):
-            return feature_tags(lm[0]), source_uri(model_id, None)
-        if not run_id and lm is not None:
-            run_id = lm[1]
-    if run_id:
-        run = store.run_tags(client, run_id)
-        if run is not None and feature_tags(run):
-            return feature_tags(run), source_uri(None, run_id)
-    return None
-
-
-@dataclass(frozen=True)
-class Tagged:
-    """What :func:`tag_version` did: ``status`` is tagged, already, nothing (the source has no
-    features) or missing (the version is gone); ``written`` counts keys set and removed."""
-
-    status: str
-    written: int = 0
-    source: str | None = None
-
-
-def tag_version(client: Any, name: str, version: int | str) -> Tagged:
-    """Bring one version's feature tags up to date with its source (serve's writer)."""
-    from mlflow_debt import store
-
-    mv = store.get_model_version(client, name, version)
-    if mv is None:
-        return Tagged("missing")
-    current = dict(mv.tags or {})
-    if tags.has_features(current) and (
-        FROM_KEY not in current or _rank(str(current[FROM_KEY])) == 2
-    ):
-        return Tagged("already")  # tagged by hand, or from its LoggedModel: nothing better
-    model_id = model_id_of(getattr(mv, "model_id", None), mv.source)
-    found = source_features(client, model_id, mv.run_id)
-    if found is None:
-        return Tagged("already" if tags.has_features(current) else "nothing")
-    write = plan(current, *found)
-    if not write:
-        return Tagged("already", source=found[1])
-    return Tagged("tagged", apply(client, name, version, write), found[1])
-
-
-def apply(client: Any, name: str, version: int | str, write: VersionWrite) -> int:
-    """Make ``write`` on the version; the number of calls (MLflow writes one key per call)."""
-    from mlflow_debt import store
-
-    n = store.set_model_version_tags(client, name, version, write.set)
-    if write.delete:
-        n += store.delete_model_version_tags(client, name, version, write.delete)
-    return n
 
 
 # --- the training process: the hook on version creation --------------------------------------
 
 
-@dataclass
 class _Pending:
-    client: Any
-    name: str
-    version: str
-    model_id: str | None
-    run_id: str | None
+    """A version created here whose source's features are not written yet."""
+
+    __slots__ = ("client", "model_id", "name", "run_id", "version")
+
+    def __init__(
+        self, client: Any, name: str, version: str, model_id: str | None, run_id: str | None
+    ) -> None:
+        self.client, self.name, self.version = client, name, version
+        self.model_id, self.run_id = model_id, run_id
 
 
 _lock = threading.Lock()
@@ -219,6 +92,9 @@ def _before_create(client: Any, arguments: dict[str, Any]) -> tuple[str | None, 
     """Put the source's features (if written already) into the create call's ``tags``.
 
     Returns (model id, run id, source they came from or "")."""
+    from mlflow_debt import tags
+    from mlflow_debt.capture.version_tags import model_id_of, plan, source_features
+
     given = arguments.get("tags") or {}
     model_id = model_id_of(arguments.get("model_id"), arguments.get("source"))
     run_id = arguments.get("run_id") or None
@@ -239,6 +115,8 @@ def _after_create(client: Any, mv: Any, model_id: str | None, run_id: str | None
     if recorder is None:
         return  # nothing fit here: nothing will be written later
     recorder.add_write_listener(on_features_written)
+    from mlflow_debt.capture.version_tags import model_id_of
+
     run_id = run_id or getattr(mv, "run_id", None) or None
     model_id = model_id or model_id_of(getattr(mv, "model_id", None), getattr(mv, "source", ""))
     if not model_id and not run_id:
@@ -263,6 +141,8 @@ def on_features_written(run_id: str, model_id: str | None, written: Mapping[str,
                 due = [(k, p) for k, p in _pending.items() if p.run_id == run_id]
         if not due:
             return
+        from mlflow_debt.capture.version_tags import feature_tags, source_uri
+
         source = source_uri(model_id, None if model_id else run_id)
         for _, p in due:
             source_tags: Mapping[str, str] = written
@@ -282,6 +162,7 @@ def on_features_written(run_id: str, model_id: str | None, written: Mapping[str,
 
 def _tag_pending(p: _Pending, source_tags: Mapping[str, str], source: str) -> None:
     from mlflow_debt import store
+    from mlflow_debt.capture.version_tags import apply, plan
 
     mv = store.get_model_version(p.client, p.name, p.version)
     if mv is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
-from mlflow_debt.capture import versions
+from mlflow_debt.capture import version_tags
 from mlflow_debt.errors import InputError, NotFoundError
 from mlflow_debt.prune import apply, audit, history, read
 from mlflow_debt.prune import plan as retention
@@ -76,10 +76,10 @@ def enforce(client: MlflowClient, name: str, *, workers: int | None = None) -> O
     )
 
 
-def tag_version(client: MlflowClient, name: str, version: str) -> versions.Tagged:
+def tag_version(client: MlflowClient, name: str, version: str) -> version_tags.Tagged:
     """Give a newly registered version its source's feature tags (idempotent; never a tag
     someone set by hand)."""
-    return versions.tag_version(client, name, version)
+    return version_tags.tag_version(client, name, version)
 
 
 def annotate(client: MlflowClient, model: str | None) -> publish.Published:

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 import mlflow_debt
 from mlflow_debt import tags
+from mlflow_debt.capture import version_tags as rule
 from mlflow_debt.capture import versions
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -171,32 +172,32 @@ SOURCE = tags.encode([tags.FeatureRecord("a", "float64"), tags.FeatureRecord("b"
 
 
 def test_plan_copies_the_feature_keys_and_the_origin() -> None:
-    write = versions.plan({}, {**SOURCE, "mlflow.user": "x", "other": "y"}, "runs:/r1")
+    write = rule.plan({}, {**SOURCE, "mlflow.user": "x", "other": "y"}, "runs:/r1")
     assert set(write.set) == set(SOURCE) | {tags.FEATURES_FROM_KEY}
     assert write.delete == ()
 
 
 def test_plan_is_idempotent() -> None:
-    first = versions.plan({}, SOURCE, "models:/m-1")
-    assert not versions.plan(first.set, SOURCE, "models:/m-1")
+    first = rule.plan({}, SOURCE, "models:/m-1")
+    assert not rule.plan(first.set, SOURCE, "models:/m-1")
 
 
 def test_plan_never_downgrades_a_loggedmodel_source_to_the_run() -> None:
-    current = versions.plan({}, SOURCE, "models:/m-1").set
+    current = rule.plan({}, SOURCE, "models:/m-1").set
     other = tags.encode([tags.FeatureRecord("z", "int64")], "s")
-    assert not versions.plan(current, other, "runs:/r1")
+    assert not rule.plan(current, other, "runs:/r1")
     # ... but upgrades a run's copy to the LoggedModel's, removing keys it no longer has.
-    from_run = versions.plan({}, SOURCE, "runs:/r1").set
-    up = versions.plan(from_run, other, "models:/m-1")
+    from_run = rule.plan({}, SOURCE, "runs:/r1").set
+    up = rule.plan(from_run, other, "models:/m-1")
     assert up.set[tags.FEATURES_FROM_KEY] == "models:/m-1"
     assert "mlflow_debt.f.001" in up.delete
 
 
 def test_plan_leaves_hand_set_features_and_sources_without_features() -> None:
-    assert not versions.plan(SOURCE, SOURCE, "runs:/r1")  # features without our origin tag
-    assert not versions.plan({}, {"mlflow.user": "x"}, "runs:/r1")
+    assert not rule.plan(SOURCE, SOURCE, "runs:/r1")  # features without our origin tag
+    assert not rule.plan({}, {"mlflow.user": "x"}, "runs:/r1")
     feast = {tags.FEAST_KEY: "view:a"}
-    assert not versions.plan({}, feast, "runs:/r1")
+    assert not rule.plan({}, feast, "runs:/r1")
 
 
 # --- backfill: versions that exist already ----------------------------------------------------
