@@ -254,3 +254,23 @@ def test_backfill_tags_existing_versions_once(client: MlflowClient, monkeypatch)
     assert again["versions_already_tagged"] == 3
     text = runner.invoke(cli, ["backfill"]).output
     assert "0 model version(s)" in text
+
+
+def test_a_failing_read_never_fails_the_users_register_call(client: MlflowClient, mocker) -> None:
+    import warnings
+
+    from mlflow_debt import store
+    from mlflow_debt.errors import MlflowDebtWarning, ServerError
+
+    X, y = frame()
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(X, y)
+    assert mlflow_debt.flush()
+    mocker.patch.object(store, "run_tags", side_effect=ServerError("503 from the store"))
+    client.create_registered_model("robust")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mv = client.create_model_version("robust", "file:///r", run_id=run.info.run_id)
+    assert int(mv.version) == 1
+    assert any(issubclass(w.category, MlflowDebtWarning) for w in caught)
+    assert tags.SCHEMA_KEY not in version_tags(client, "robust", mv.version)
