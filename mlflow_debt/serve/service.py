@@ -7,10 +7,11 @@ seconds) enqueues every model with a policy, because a delivery can be lost.
 
 Two more jobs ride on the same worker, both optional: a version named by a
 ``model_version.created`` delivery gets its source's feature tags (``tag_version``) before its
-model is enforced, and after each enforcement (that model) and each reconcile (every model) the
-report's findings are written onto the registry (``annotate``, ``mlflow_debt.findings``; off with
-``serve --no-annotate``). Their failures are logged, never retried: the next event or reconcile
-tries again.
+model is enforced, and after the enforcements (the model enforced, or every model when several
+were, once no model is pending: a burst is annotated once) and after each reconcile (every
+model) the report's findings are written onto the registry (``annotate``,
+``mlflow_debt.findings``; off with ``serve --no-annotate``). Their failures are logged, never
+retried: the next event or reconcile tries again.
 
 Shutdown (:meth:`Service.stop`): no new enforcement starts; the one running finishes (a prune
 records every deletion before making it, so even a kill mid-way leaves a consistent audit that
@@ -111,6 +112,8 @@ class Service:
         #: model -> versions created since its last enforcement (bounded like the queue).
         self._new_versions: dict[str, set[str]] = {}
         self._annotate_lock = threading.Lock()
+        #: Models enforced since the last annotation (annotated once the queue is quiet).
+        self._to_annotate: dict[str, None] = {}
         self.log = log or Log()
         self.clock = clock
         self.stats = Stats()
@@ -310,14 +313,20 @@ class Service:
         while not self._stopping.is_set():
             if self.queue.overflowed:
                 self.reconcile()
-            model = self.queue.take(time.monotonic)
+            if self._to_annotate and self.queue.pending() == 0:
+                # Quiet: annotate what was enforced. Never in the middle of a burst, so its
+                # enforcements still coalesce (one report read for the whole burst).
+                models, self._to_annotate = list(self._to_annotate), {}
+                self.annotate(models[0] if len(models) == 1 else None)
+                continue
+            model = self.queue.take(time.monotonic, timeout=0.5 if self._to_annotate else None)
             if model is None:
                 continue
             self.current = model
             try:
                 self._tag_new_versions(model)
-                if self._run(model) and not self._stopping.is_set():
-                    self.annotate(model)
+                if self._run(model) and self._annotate is not None:
+                    self._to_annotate[model] = None
             finally:
                 self.current = None
                 self.queue.finish(model)
