@@ -20,6 +20,7 @@ PURE = [
     "mlflow_debt.report.text",
     "mlflow_debt.report.svg",
     "mlflow_debt.report.html",
+    "mlflow_debt.report.render",
 ]
 HEAVY = ("mlflow", "numpy", "yaml", "pandas", "sklearn")
 
