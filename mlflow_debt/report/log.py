@@ -37,6 +37,10 @@ JSON_ARTIFACT = "report.json"
 FINDINGS = "findings/"
 PASSED = "checks_passed/"
 OVERALL = "overall/"
+#: MLflow's UI shows an experiment of this kind with its runs table and run charts (without it,
+#: 3.x may infer a GenAI experiment and open on a traces overview).
+KIND_TAG = "mlflow.experimentKind"
+KIND = "custom_model_development"
 
 # MLflow metric keys: at most 250 characters of letters, digits, _ - . space / and :.
 _BAD_KEY_CHARS = re.compile(r"[^\w.\- :]")
@@ -124,6 +128,8 @@ def log_report(client: MlflowClient, report: DebtReport) -> LoggedReport:
     values = metrics(report)
     now = int(datetime.now(timezone.utc).timestamp() * 1000)
     with store.mlflow_errors("Logging the report as a run"):
+        if KIND_TAG not in (client.get_experiment(exp_id).tags or {}):
+            client.set_experiment_tag(exp_id, KIND_TAG, KIND)
         run = client.create_run(
             exp_id,
             run_name=name,
