@@ -21,6 +21,8 @@ PURE = [
     "mlflow_debt.report.svg",
     "mlflow_debt.report.html",
     "mlflow_debt.report.render",
+    "mlflow_debt.report.checks_config",
+    "mlflow_debt.report.checks_loops",
 ]
 HEAVY = ("mlflow", "numpy", "yaml", "pandas", "sklearn")
 

@@ -174,11 +174,11 @@ def report(
     """One page with the ML technical debt recorded in MLflow, and a CI gate.
 
     Runs every check - entanglement, undeclared-consumer, stale-declaration, version-limit,
-    lineage-gap, reproducibility, underutilized-feature, correction-cascade, prune-history -
-    over one pass of the runs and the model registry, and shows a score per registered model
-    (checks passed / applicable) and the three most urgent items. docs/report.md documents each
-    check: what it detects, why it is debt, and how to pay it down. --log records the report
-    as a run, so MLflow's run charts plot the debt over time.
+    lineage-gap, reproducibility, configuration-debt, underutilized-feature, correction-cascade,
+    feedback-loop, prune-history - over one pass of the runs and the model registry, and shows
+    a score per registered model (checks passed / applicable) and the three most urgent items.
+    docs/report.md documents each check: what it detects, why it is debt, and how to pay it
+    down. --log records the report as a run, so MLflow's run charts plot the debt over time.
     """
     from mlflow_debt.consumers import declarations as decl
     from mlflow_debt.gates import parse_fail_on, require_declarations
