@@ -61,7 +61,7 @@ def _format(fmt: str | None, output: str | None) -> str:
     if implied is None:
         raise InputError(
             f"--output {output!r}: cannot tell the format from "
-            f"{repr(suffix) + ' suffix' if suffix else 'a name without a suffix'}; "
+            f"{f'the suffix {suffix!r}' if suffix else 'a name without a suffix'}; "
             "use .html, .md or .json, or give --format html|markdown|json"
         )
     return implied
@@ -209,6 +209,7 @@ def report(
             terminal_safe(
                 f"Logged run {logged.run_name!r} ({logged.run_id}, {logged.metrics} metrics) "
                 f"in experiment 'mlflow-debt' (id {logged.experiment_id})"
+                + (f": {logged.url}" if logged.url else "")
             ),
             err=True,
         )

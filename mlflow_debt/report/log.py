@@ -13,6 +13,7 @@ HTML and JSON reports as artifacts. Runs are named ``debt-report 2026-12-06 04:1
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +56,8 @@ class LoggedReport:
     experiment_id: str
     run_name: str
     metrics: int
+    #: The run's page in MLflow's UI ("" for a local store).
+    url: str = ""
 
 
 def run_name(report: DebtReport) -> str:
@@ -69,8 +72,12 @@ def run_name(report: DebtReport) -> str:
 
 
 def _model_key(model: str, taken: set[str]) -> str:
-    """A metric key for ``model``: characters MLflow refuses (and "/") become ``_``."""
-    base = (PASSED + _BAD_KEY_CHARS.sub("_", model))[:_KEY_LIMIT]
+    """A metric key for ``model``: characters MLflow refuses (and "/") become ``_``, and so do
+    the dots of a name that is all dots (a key must not read as a relative path)."""
+    safe = _BAD_KEY_CHARS.sub("_", model)
+    if posixpath.normpath(PASSED + safe) != PASSED + safe:  # "." or "..": MLflow refuses paths
+        safe = safe.replace(".", "_")
+    base = (PASSED + safe)[:_KEY_LIMIT]
     key, n = base, 1
     while key in taken:  # two names that differ only in refused characters
         n += 1
@@ -151,4 +158,12 @@ def log_report(client: MlflowClient, report: DebtReport) -> LoggedReport:
                 client.set_terminated(run_id, "FAILED")
             raise
         client.set_terminated(run_id, "FINISHED")
-    return LoggedReport(run_id, exp_id, name, len(values))
+    return LoggedReport(run_id, exp_id, name, len(values), _ui_url(client, exp_id, run_id))
+
+
+def _ui_url(client: MlflowClient, exp_id: str, run_id: str) -> str:
+    """The run's page in MLflow's UI when the store is a server (else "": no UI to point at)."""
+    uri = store.tracking_uri_of(client)
+    if not uri.startswith(("http://", "https://")):
+        return ""
+    return f"{uri.rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"

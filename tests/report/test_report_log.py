@@ -86,11 +86,13 @@ def test_model_names_mlflow_refuses_in_a_metric_key_are_made_safe_and_kept_apart
         ModelScore("team/churn<v2>", 1, 2, ()),
         ModelScore("team_churn_v2_", 2, 2, ()),
         ModelScore("x" * 300, 3, 3, ()),
+        ModelScore("..", 1, 1, ()),
     )
     keys = [k for k in report_log.metrics(rep) if k.startswith("checks_passed/")]
     assert keys[0] == "checks_passed/team_churn_v2_"
     assert keys[1] == "checks_passed/team_churn_v2__2"
     assert len(keys[2]) == 250
+    assert keys[3] == "checks_passed/__"  # "checks_passed/.." would be refused as a path
     assert all(re.fullmatch(r"[\w.\- :/]+", k) for k in keys)
 
 
@@ -104,7 +106,7 @@ def test_run_names_are_readable_minutes_in_utc():
 # --- against a store ---------------------------------------------------------------------------
 
 
-def test_log_records_the_report_as_a_finished_run(client, tmp_path: Path):
+def test_log_records_the_report_as_a_finished_run(client, tmp_path: Path, backend: str):
     team_scenario(client)
     out = tmp_path / "r.json"
     result = report("--log", "--output", str(out))
@@ -112,6 +114,11 @@ def test_log_records_the_report_as_a_finished_run(client, tmp_path: Path):
     assert re.search(r"Logged run 'debt-report [^']+' \(\w+, \d+ metrics\)", result.stderr)
     (run,) = debt_runs(client)
     assert NAME.match(run.info.run_name)
+    page = f"/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    if backend == "sqlite":
+        assert "/#/" not in result.stderr  # no UI to point at
+    else:  # the run's page in the server's UI
+        assert result.stderr.rstrip().endswith(f": {client.tracking_uri}{page}")
     assert run.info.status == "FINISHED"
     assert run.data.tags[OP_TAG] == "report"
     assert re.match(r"\d+ of \d+ checks failed", run.data.tags["mlflow.note.content"])
