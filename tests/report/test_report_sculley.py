@@ -218,3 +218,20 @@ def test_fail_on_feedback_loop(client):
     )
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == "Error: --fail-on: found 1 in feedback-loop"
+
+
+def test_hostile_parameter_names_and_values_stay_text(client):
+    from mlflow_debt.report.render import render
+
+    evil = "<img src=x onerror=alert(1)>"
+    version_with_params(client, "churn_model", {"k": "1"}, start=0, aliases=("champion",))
+    version_with_params(client, "churn_model", {"k": "\x1b[2J" + evil}, start=10)
+    report = assess(client)
+    (f,) = findings(report, "configuration-debt")
+    assert f.detail["params"]["k"]["newest"] == "\x1b[2J" + evil  # JSON: unchanged
+    page = render(report, "html")
+    assert evil not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    md = render(report, "markdown")
+    assert "\x1b" not in md
+    assert "<img" not in md
