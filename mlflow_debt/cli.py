@@ -71,6 +71,8 @@ class LazyGroup(click.Group):
     ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
+        except _HELP_ERRORS:
+            raise  # a group run without a command: its help, as click shows it
         except click.UsageError as exc:
             raise OneLineUsageError.of(exc) from None
 
@@ -79,9 +81,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except MlflowDebtError as exc:
             _fail(ctx, exc, exc.exit_code)
-        except OneLineUsageError:
-            raise
         except click.UsageError as exc:  # a subcommand's options, or one its code raised
+            if isinstance(exc, (OneLineUsageError, *_HELP_ERRORS)):
+                raise
             raise OneLineUsageError.of(exc) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -97,6 +99,12 @@ class LazyGroup(click.Group):
 
 
 _SERVER_ERROR_MODULES = {"mlflow", "requests", "urllib3", "sqlalchemy"}
+
+
+#: click 8.2+ raises this usage error to show a group's help when no command is given.
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if e is not None
+)
 
 
 class OneLineUsageError(click.UsageError):

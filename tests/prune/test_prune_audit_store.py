@@ -98,7 +98,8 @@ def test_a_prune_whose_artifacts_are_gone_is_listed_as_unreadable_exit_3(mc, los
     assert "records unreadable:" in listed.stdout
     assert "prune/plan.json is missing" in listed.stdout
     (error,) = [line for line in listed.stderr.splitlines() if line.strip()]
-    assert error.startswith("Error: The records of prune") and "cannot be read" in error
+    assert error.startswith("Error: The records of prune")
+    assert "cannot be read" in error
 
     doc = json.loads(run("restore", "--list", "--format", "json").stdout)
     assert [u["prune_id"] for u in doc["unreadable"]] == [lost_legacy_prune]
@@ -138,9 +139,10 @@ def test_the_audit_experiment_is_found_by_one_public_function(mc):
     assert exp_id == audit.audit_experiment(mc)  # get, not create twice
     assert mc.get_experiment(exp_id).name == history.AUDIT_EXPERIMENT
     assert audit.audit_artifact_location("http://127.0.0.1:5000") is None
-    assert audit.audit_artifact_location("sqlite:////data/x/mlflow.db") == (
-        Path("/data/x").resolve() / audit.ARTIFACTS_DIR
-    ).as_uri()
+    assert (
+        audit.audit_artifact_location("sqlite:////data/x/mlflow.db")
+        == (Path("/data/x").resolve() / audit.ARTIFACTS_DIR).as_uri()
+    )
 
 
 def test_parts_round_trip_and_refuse_damage():
