@@ -191,6 +191,14 @@ def _check_port(uri: str) -> None:
         )
 
 
+def _password_has_at(uri: str) -> bool:
+    """Whether the URI's password (userinfo up to its last "@", after the first ":") holds an
+    unescaped "@". A user name may (``user@server`` on some clouds): SQLAlchemy reads that."""
+    netloc = uri.partition("://")[2].partition("/")[0]
+    userinfo = netloc.rpartition("@")[0]
+    return "@" in userinfo.partition(":")[2]
+
+
 def _connect_timeout() -> int:
     import os
 
@@ -213,19 +221,21 @@ def _check_database(uri: str) -> None:
     from sqlalchemy.pool import NullPool
 
     shown = redact(uri)
+    at_in_password = InputError(
+        f"Cannot use the tracking URI {shown}: its password holds an '@'; write it "
+        "percent-encoded as %40 (SQLAlchemy, which MLflow hands the URI, ends the password at "
+        "its first '@' and would take the rest of it for the host name)"
+    )
     try:
         url = make_url(uri)
         dialect = url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:  # malformed, unknown driver
+        if _password_has_at(uri):  # the error would quote the password's tail as a port
+            raise at_in_password from None
         raise InputError(f"Cannot use the tracking URI {shown}: {_error_message(exc)}") from None
     if "@" in (url.host or ""):
-        # SQLAlchemy and libpq end the user name and password at the *first* "@": the rest of
-        # the password would be taken as the host name (and printed in every error).
-        raise InputError(
-            f"Cannot use the tracking URI {shown}: its user name or password holds an '@'; "
-            "write it percent-encoded as %40 (the database driver would take the text after "
-            "the first '@' as the host)"
-        )
+        # The password's tail as the host name: never connect to it, never print it.
+        raise at_in_password
     driver = str(getattr(dialect, "driver", "") or "")
     try:
         # SQLAlchemy 2 names it import_dbapi; 1.4 (MLflow's oldest) dbapi.
