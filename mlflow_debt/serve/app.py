@@ -125,11 +125,13 @@ class _JsonLines(logging.Handler):
 
 
 def _route_uvicorn_logs(service: Service) -> None:
+    """uvicorn's loggers, and asyncio's (a failed socket write, a lost task), to JSON lines."""
     handler = _JsonLines(service)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio"):
         logger = logging.getLogger(name)
-        logger.handlers = [handler] if name == "uvicorn" else []
-        logger.propagate = name != "uvicorn"
+        top = name in ("uvicorn", "asyncio")
+        logger.handlers = [handler] if top else []
+        logger.propagate = not top
         logger.setLevel(logging.WARNING)
 
 

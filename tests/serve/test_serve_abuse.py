@@ -151,3 +151,47 @@ def test_bad_timeout_settings_are_exit_2(monkeypatch):
     )
     assert result.exit_code == 2, result.output
     assert f"{app.HEADER_TIMEOUT_ENV} must be a number of seconds" in result.output
+
+
+def test_a_delivery_the_receiver_fails_on_is_a_500_and_one_json_line(mocker):
+    """Fault injection in-process: whatever ``accept`` raises becomes a 500 and a
+    ``delivery.failed`` line, never uvicorn's traceback."""
+    import threading
+
+    import uvicorn
+
+    from mlflow_debt.serve.service import Log, Service, Settings
+
+    lines: list[str] = []
+
+    class Sink:
+        def write(self, s: str) -> None:
+            lines.extend(x for x in s.splitlines() if x)
+
+        def flush(self) -> None:
+            pass
+
+    svc = Service(Settings(secret=SECRET), lambda _: None, list, log=Log(Sink()))  # type: ignore[arg-type]
+    mocker.patch.object(svc, "accept", side_effect=RuntimeError("boom"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app.create_app(svc), log_level="critical", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        status, doc = post(f"http://127.0.0.1:{port}", b"{}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert (status, doc) == (500, {"error": "internal error"})
+    (line,) = [json.loads(x) for x in lines]
+    assert line["event"] == "delivery.failed"
+    assert line["error"] == "RuntimeError"
