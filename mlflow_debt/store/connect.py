@@ -100,7 +100,9 @@ def check_settings() -> None:
     from mlflow import environment_variables as settings
 
     for value in vars(settings).values():
-        if not isinstance(value, settings._EnvironmentVariable) or value.name not in os.environ:
+        # Each setting is an object with its variable's ``name`` and MLflow's parser ``get()``.
+        name = getattr(value, "name", None)
+        if not isinstance(name, str) or name not in os.environ or not callable(value.get):
             continue
         try:
             value.get()
