@@ -536,6 +536,20 @@ def check_cascades(facts: Facts) -> CheckResult:
 def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  every check takes the thresholds
     findings = []
     for p in facts.prunes:
+        if p.unreadable:
+            findings.append(
+                Finding(
+                    "prune-history",
+                    HIGH,
+                    f"prune {p.prune_id[:8]}",
+                    f"The records of the prune of {p.started or 'unknown date'} cannot be read "
+                    f"(records unreadable: {p.unreadable}): what it deleted cannot be listed "
+                    "or restored from them.",
+                    (),
+                    "mlflow-debt restore --list",
+                    {"prune_id": p.prune_id, "unreadable": p.unreadable},
+                )
+            )
         if p.crashed:
             findings.append(
                 Finding(
@@ -573,5 +587,10 @@ def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  
         findings,
         applicable,
         f"{plural(len(facts.prunes), 'prune')} recorded, "
-        f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them",
+        f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them"
+        + (
+            f", {plural(len(lost), 'prune')} with unreadable records"
+            if (lost := [p for p in facts.prunes if p.unreadable])
+            else ""
+        ),
     )

@@ -277,6 +277,8 @@ class PruneFacts:
     records: tuple[PruneRecord, ...]
     #: It stopped before recording its outcome (state ``deleting``, no result).
     crashed: bool = False
+    #: Why its records cannot be read ("" when they can); it then has no records.
+    unreadable: str = ""
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -222,9 +222,11 @@ def _read_mlmodels(
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
     by_prune: dict[str, list[AuditEntry]] = {}
-    for entry in audit.read_audit(client):
+    history = audit.read_history(client)
+    for entry in history.entries:
         by_prune.setdefault(entry.prune_id, []).append(entry)
-    return [
+    lost = [PruneFacts(u.prune_id, u.started, (), unreadable=u.why) for u in history.unreadable]
+    return lost + [
         PruneFacts(
             prune_id,
             entries[0].started,
