@@ -62,11 +62,29 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _HELP_ERRORS:
+            raise  # a group run without a command: its help, as click shows it
+        except click.UsageError as exc:
+            raise OneLineUsageError.of(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MlflowDebtError as exc:
             _fail(ctx, exc, exc.exit_code)
+        except click.UsageError as exc:  # a subcommand's options, or one its code raised
+            if isinstance(exc, (OneLineUsageError, *_HELP_ERRORS)):
+                raise
+            raise OneLineUsageError.of(exc) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
@@ -81,6 +99,31 @@ class LazyGroup(click.Group):
 
 
 _SERVER_ERROR_MODULES = {"mlflow", "requests", "urllib3", "sqlalchemy"}
+
+
+#: click 8.2+ raises this usage error to show a group's help when no command is given.
+_HELP_ERRORS: tuple[type[Exception], ...] = tuple(
+    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if e is not None
+)
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as the README promises every error: one line on stderr (exit 2),
+    ending in the hint where help is, instead of click's usage block, hint line and blank line.
+    """
+
+    @classmethod
+    def of(cls, exc: click.UsageError) -> OneLineUsageError:
+        return cls(exc.format_message(), exc.ctx)  # exit 2, as every usage error
+
+    def show(self, file: Any = None) -> None:
+        from mlflow_debt.redact import redact  # not store's one_line: no mlflow import for this
+
+        hint = ""
+        if self.ctx is not None and self.ctx.command.get_help_option(self.ctx) is not None:
+            hint = f" (see '{self.ctx.command_path} --help')"
+        message = redact(" ".join(self.format_message().split()))
+        click.echo(f"Error: {message}{hint}", file=file, err=True)
 
 
 def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:

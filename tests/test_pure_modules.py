@@ -20,6 +20,9 @@ PURE = [
     "mlflow_debt.report.text",
     "mlflow_debt.report.svg",
     "mlflow_debt.report.html",
+    "mlflow_debt.report.render",
+    "mlflow_debt.report.checks_config",
+    "mlflow_debt.report.checks_loops",
     "mlflow_debt.report.annotate",
 ]
 HEAVY = ("mlflow", "numpy", "yaml", "pandas", "sklearn")

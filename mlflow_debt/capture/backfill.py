@@ -8,7 +8,8 @@ What MLflow already knows about a run's inputs, in order of preference:
    the run, read with ``mlflow.models.get_model_info``): column names and types.
 
 Fingerprints are unknown (``?``) for both. Runs that already carry feature tags are skipped, so
-running it twice changes nothing.
+running it twice changes nothing. mlflow-debt's own runs (the prune audit's) are not training
+runs: they are neither tagged nor counted.
 
 LoggedModels get the same: a LoggedModel with an input signature and no feature tags of its own is
 tagged from its signature (``set_logged_model_tags``, source ``backfill:signature``), since a
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_debt import store, tags
 from mlflow_debt.capture import profile as capture
 from mlflow_debt.capture import version_tags
+from mlflow_debt.prune.history import OP_TAG
 from mlflow_debt.tags import FeatureRecord
 
 if TYPE_CHECKING:
@@ -168,6 +170,8 @@ def backfill(
     }
     pending: list[Run] = []
     for run in store.iter_runs(client, ids):
+        if OP_TAG in run.data.tags:
+            continue  # mlflow-debt's own record (a prune's audit run), not a training run
         sources[run.info.run_id] = version_tags.feature_tags(run.data.tags)
         if tags.has_features(run.data.tags):
             result.already_tagged += 1
@@ -189,19 +193,24 @@ def backfill(
         if not dry_run:
             store.set_run_tags(client, run.info.run_id, sources[run.info.run_id])
         result.tagged_from_signature.append(run.info.run_id)
-    for model_id in result.models_from_signature:
-        records = known.get(model_id)
-        if records:
-            sources[model_id] = tags.encode(records, SOURCE_SIGNATURE)
-    _backfill_versions(client, sources, result, dry_run)
+    _backfill_versions(client, sources, known, result, dry_run)
     return result
 
 
 def _backfill_versions(
-    client: MlflowClient, sources: dict[str, dict[str, str]], result: BackfillResult, dry_run: bool
+    client: MlflowClient,
+    sources: dict[str, dict[str, str]],
+    known: dict[str, list[FeatureRecord] | None],
+    result: BackfillResult,
+    dry_run: bool,
 ) -> None:
     """Copy each version's source features (``sources``: LoggedModel or run id -> its feature
-    tags, for the experiments read) onto the version."""
+    tags, for the experiments read; LoggedModels just tagged from ``known`` signatures) onto the
+    version."""
+    for model_id in result.models_from_signature:
+        records = known.get(model_id)
+        if records:
+            sources[model_id] = tags.encode(records, SOURCE_SIGNATURE)
     for mv in store.iter_model_versions(client):
         model_id = version_tags.model_id_of(getattr(mv, "model_id", None), mv.source)
         in_scope = [s for s in (model_id, mv.run_id) if s and s in sources]

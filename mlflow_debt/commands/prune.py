@@ -309,20 +309,28 @@ def restore(
 
     if list_only and restore_all:
         raise click.UsageError("--list and --all contradict each other: list, or restore.")
-    client = get_client(tracking_uri)
-    if list_only:
-        entries = audit.read_audit(client, prune_id)
-        if fmt == "json":
-            click.echo(render.history_json(entries))
-        else:
-            _echo(render.history_text(entries))
-        return
-    if not (models or versions or prune_id or restore_all):
+    if not (list_only or models or versions or prune_id or restore_all):
         raise click.UsageError("Say what to restore: --model, --version, --prune-id or --all.")
-    restored, already = audit.restore(
-        client, models=models, versions=versions, prune_id=prune_id, dry_run=dry_run
-    )
-    if fmt == "json":
-        click.echo(render.restore_json(restored, already, dry_run=dry_run))
-        return
-    _echo(render.restore_text(restored, already, dry_run=dry_run))
+    client = get_client(tracking_uri)
+    history = audit.read_history(client, prune_id)
+    if list_only:
+        if fmt == "json":
+            click.echo(render.history_json(history.entries, history.unreadable))
+        else:
+            _echo(render.history_text(history.entries, history.unreadable))
+    else:
+        restored, already = audit.restore(
+            client,
+            models=models,
+            versions=versions,
+            prune_id=prune_id,
+            dry_run=dry_run,
+            history=history,
+        )
+        if fmt == "json":
+            click.echo(render.restore_json(restored, already, dry_run=dry_run))
+        else:
+            _echo(render.restore_text(restored, already, dry_run=dry_run))
+    if history.unreadable:
+        # Everything readable was listed or restored; the rest is unknown: exit 3, said so.
+        raise audit.UnreadableRecords(history.unreadable)

@@ -1,10 +1,16 @@
 """The prune audit trail: record, read, resolve, restore.
 
-The audit trail lives in the tracking server itself: each prune is a run in the experiment
-:data:`AUDIT_EXPERIMENT`, holding the full record of every version it is about to delete as the
-JSON artifact ``prune/plan.json`` (written *before* the first delete) and the outcome per version
-as ``prune/result.json`` (written after the last). A prune that crashed in between leaves only
-``plan.json``; readers resolve its records by asking whether the version still exists.
+The audit trail lives in the tracking store itself: each prune is a run in the experiment
+:data:`AUDIT_EXPERIMENT` (:func:`audit_experiment` creates or finds it), holding the full record
+of every version it is about to delete as JSON split over run tags (``mlflow_debt.plan.*``,
+written *before* the first delete) and the outcome per version (``mlflow_debt.result.*``, written
+after the last). Tags live in the store's own database, so the records are readable for as long
+as the store exists, wherever artifacts go. A prune that crashed in between leaves only the plan;
+readers resolve its records by asking whether the version still exists.
+
+Prunes recorded before (audit schema 1) kept their records as the artifacts ``prune/plan.json``
+and ``prune/result.json``; they are still read where those artifacts exist, and a prune whose
+records cannot be read is listed as such (:class:`UnreadablePrune`), never skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Run, RunTag
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -29,31 +35,41 @@ from mlflow_debt.errors import NotFoundError, ServerError
 from mlflow_debt.output import terminal_safe
 from mlflow_debt.prune.history import (
     AUDIT_EXPERIMENT,
-    AUDIT_SCHEMA,
     DELETED,
     DELETING,
     FAILED,
     OP_TAG,
     PLAN_ARTIFACT,
+    PLAN_TAG,
     REINSTATED,
     RESTORED_TAG,
     RESTORING_TAG,
     RESULT_ARTIFACT,
+    RESULT_TAG,
+    SCHEMA_TAG,
     SKIPPED,
     STATE_TAG,
+    TAG_SCHEMA,
     TRIGGER_TAG,
     VANISHED,
     ApplyResult,
     AuditEntry,
+    AuditHistory,
     LoadedPrune,
     Record,
     Restored,
+    UnreadablePrune,
+    apply_outcome,
     count_once,
+    decode_parts,
+    encode_parts,
     entries_of,
+    records_of,
     resolve_crashed,
     select_restore,
 )
 from mlflow_debt.prune.plan import Decision
+from mlflow_debt.redact import redact
 
 
 def record_of(mv: ModelVersion, decision: Decision, metric: str) -> Record:
@@ -78,8 +94,38 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None:
-    """The id of the audit experiment, created on first use (concurrent creators are fine)."""
+#: The folder beside a SQLite store that holds the audit experiment's artifacts.
+ARTIFACTS_DIR = "mlflow-debt-artifacts"
+
+
+def audit_artifact_location(tracking_uri: str) -> str | None:
+    """Where a new audit experiment keeps its artifacts: with the store's own data.
+
+    For a SQLite store, the folder :data:`ARTIFACTS_DIR` beside the database file (MLflow's
+    default would be ``./mlruns`` in whatever directory the command ran from). Otherwise None:
+    the store's own default (a server's ``--default-artifact-root``, a file store's folder).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not tracking_uri.lower().startswith("sqlite:"):
+        return None
+    try:
+        database = make_url(tracking_uri).database
+    except (ArgumentError, ValueError):
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return (Path(database).resolve().parent / ARTIFACTS_DIR).as_uri()
+
+
+def audit_experiment(client: MlflowClient, create: bool = True) -> str | None:
+    """The id of the ``mlflow-debt`` experiment, created on first use (None: absent and not
+    ``create``). Concurrent creators are fine; a deleted one is restored when ``create``.
+
+    The one place that creates it: prune's records and anything else mlflow-debt logs (``report
+    --log``) go there. Created with :func:`audit_artifact_location`.
+    """
     with store.mlflow_errors(f'Reading experiment "{AUDIT_EXPERIMENT}"'):
         exp = client.get_experiment_by_name(AUDIT_EXPERIMENT)
         if exp is not None:
@@ -93,6 +139,7 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
             return str(
                 client.create_experiment(
                     AUDIT_EXPERIMENT,
+                    artifact_location=audit_artifact_location(str(client.tracking_uri)),
                     tags={"mlflow.note.content": "Prune history written by mlflow-debt."},
                 )
             )
@@ -105,32 +152,50 @@ def audit_experiment_id(client: MlflowClient, create: bool = True) -> str | None
             return str(exp.experiment_id)
 
 
+#: The former name.
+audit_experiment_id = audit_experiment
+
+#: Tags per ``log_batch`` call (MLflow accepts 100).
+_BATCH = 90
+
+
+def write_record(client: MlflowClient, run_id: str, prefix: str, payload: dict[str, Any]) -> None:
+    """``payload`` as the tags ``<prefix>*`` of the prune's run (:func:`history.encode_parts`)."""
+    _write_tags(client, run_id, encode_parts(prefix, payload))
+
+
+def _write_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> None:
+    """Write ``tags`` in batches; the ``...parts`` tag, which makes them count, goes last."""
+    items = [RunTag(k, v) for k, v in tags.items() if not k.endswith(".parts")]
+    last = [RunTag(k, v) for k, v in tags.items() if k.endswith(".parts")]
+    for i in range(0, len(items), _BATCH):
+        client.log_batch(run_id, tags=items[i : i + _BATCH], synchronous=True)
+    client.log_batch(run_id, tags=last, synchronous=True)
+
+
 def begin(client: MlflowClient, records: Sequence[Record], trigger: str = "cli") -> tuple[str, str]:
     """Record a prune before its first delete: a run (state ``deleting``) holding ``plan.json``.
 
     ``trigger`` (who started it: ``cli`` or ``serve``) is the run's ``TRIGGER_TAG``. Returns the
     prune's id (its run id) and when it started.
     """
-    exp_id = audit_experiment_id(client)
+    exp_id = audit_experiment(client)
     assert exp_id is not None
     started = _now()
     with store.mlflow_errors("Writing the prune record"):
         run = client.create_run(
             exp_id,
             run_name=f"prune {started}",
-            tags={OP_TAG: "prune", STATE_TAG: DELETING, TRIGGER_TAG: trigger},
+            tags={
+                OP_TAG: "prune",
+                STATE_TAG: DELETING,
+                TRIGGER_TAG: trigger,
+                SCHEMA_TAG: str(TAG_SCHEMA),
+            },
         )
         prune_id = run.info.run_id
-        client.log_dict(
-            prune_id,
-            {
-                "schema": AUDIT_SCHEMA,
-                "prune_id": prune_id,
-                "started": started,
-                "records": [asdict(r) for r in records],
-            },
-            PLAN_ARTIFACT,
-        )
+        plan = {"schema": TAG_SCHEMA, "started": started, "records": [asdict(r) for r in records]}
+        write_record(client, prune_id, PLAN_TAG, plan)
     return prune_id, started
 
 
@@ -139,18 +204,14 @@ def finish(
 ) -> None:
     """Record the outcome of every record (``result.json``, counts) and close the prune's run."""
     result = ApplyResult(prune_id=prune_id, records=list(records))
+    outcome = {
+        "schema": TAG_SCHEMA,
+        "started": started,
+        "finished": _now(),
+        "states": [[r.state, r.detail] for r in records],
+    }
     with store.mlflow_errors(f"Writing the prune result (run {prune_id})"):
-        client.log_dict(
-            prune_id,
-            {
-                "schema": AUDIT_SCHEMA,
-                "prune_id": prune_id,
-                "started": started,
-                "finished": _now(),
-                "records": [asdict(r) for r in records],
-            },
-            RESULT_ARTIFACT,
-        )
+        write_record(client, prune_id, RESULT_TAG, outcome)
         client.log_batch(
             prune_id,
             metrics=[
@@ -201,7 +262,13 @@ def _check_prune_id(client: MlflowClient, prune_id: str, exp_id: str) -> None:
 
 
 def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditEntry]:
-    """Every recorded deletion (of one prune, or of all), oldest prune first.
+    """Every readable recorded deletion (:func:`read_history`'s entries)."""
+    return read_history(client, prune_id).entries
+
+
+def read_history(client: MlflowClient, prune_id: str | None = None) -> AuditHistory:
+    """Every recorded deletion (of one prune, or of all), oldest prune first, and the prunes
+    whose records cannot be read.
 
     Records of a prune that never wrote its result (it crashed) are resolved now: a version that
     no longer exists counts as deleted, one that still does as not deleted. A version that
@@ -209,13 +276,13 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
     is a :class:`ServerError` (exit 3), never "does not exist".
     """
     store.ensure_reachable(client)
-    exp_id = audit_experiment_id(client, create=False)
+    exp_id = audit_experiment(client, create=False)
     if exp_id is None:
         if prune_id:
             raise NotFoundError(
                 f'Prune "{terminal_safe(prune_id)}" does not exist (no prune has run yet)'
             )
-        return []
+        return AuditHistory()
     if prune_id:
         _check_prune_id(client, prune_id, exp_id)
     # All prunes, also for one: later prunes resolve a crashed prune's records.
@@ -228,6 +295,7 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
         action="Reading the prune history",
     )
     loaded: list[LoadedPrune] = []
+    unreadable: list[UnreadablePrune] = []
     # MLflow 3.1 resolves artifact downloads through the *default* tracking store: point it here.
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -235,24 +303,88 @@ def read_audit(client: MlflowClient, prune_id: str | None = None) -> list[AuditE
         store.default_tracking_uri(client),
     ):
         for run in runs:
-            rid = run.info.run_id
-            paths = _artifact_paths(client, rid)
-            data = None
-            final = RESULT_ARTIFACT in paths
-            if final:
-                data = _download_json(client, rid, RESULT_ARTIFACT, f"{tmp}/{rid}")
-            if data is None and PLAN_ARTIFACT in paths:
-                data = _download_json(client, rid, PLAN_ARTIFACT, f"{tmp}/{rid}")
-                final = False
-            if data is None:
+            tags = dict(run.data.tags)
+            try:
+                prune = _load(client, run, tags, f"{tmp}/{run.info.run_id}")
+            except _Unreadable as exc:
+                started = _started_of(run.info.start_time)
+                unreadable.append(UnreadablePrune(run.info.run_id, started, str(exc)))
                 continue
-            records = [Record.from_dict(raw) for raw in data.get("records", [])]
-            started = str(data.get("started", ""))
-            loaded.append(LoadedPrune(rid, dict(run.data.tags), records, final, started))
+            if prune is not None:
+                loaded.append(prune)
         resolve_crashed(loaded, lambda rec: _exists(client, rec))
     entries = entries_of(loaded)
     count_once(entries)
-    return [e for e in entries if not prune_id or e.prune_id == prune_id]
+    return AuditHistory(
+        [e for e in entries if not prune_id or e.prune_id == prune_id],
+        [u for u in unreadable if not prune_id or u.prune_id == prune_id],
+    )
+
+
+class UnreadableRecords(ServerError):
+    """Some prune's records cannot be read (exit 3): what was pruned there is unknown."""
+
+    def __init__(self, prunes: Sequence[UnreadablePrune]) -> None:
+        first = prunes[0]
+        more = f" (and {len(prunes) - 1} more prunes)" if len(prunes) > 1 else ""
+        super().__init__(
+            f"The records of prune {first.prune_id} ({first.started or 'unknown date'}) cannot "
+            f"be read: {first.why}{more}; mlflow-debt restore --list lists them"
+        )
+        self.prunes = list(prunes)
+
+
+class _Unreadable(Exception):
+    """A prune's records cannot be read (the message says why)."""
+
+
+def _started_of(start_time: int | None) -> str:
+    if not start_time:
+        return ""
+    when = _dt.datetime.fromtimestamp(start_time / 1000, _dt.timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def _load(client: MlflowClient, run: Run, tags: dict[str, str], dst: str) -> LoadedPrune | None:
+    """One prune's records: from its tags (schema 2), else from its artifacts (schema 1).
+
+    None for a prune that recorded nothing (it stopped before writing its plan, so before its
+    first delete). Raises :class:`_Unreadable` when the records exist but cannot be read.
+    """
+    rid = run.info.run_id
+    if SCHEMA_TAG in tags:
+        try:
+            plan = decode_parts(PLAN_TAG, tags)
+            if plan is None:
+                return None
+            records = records_of(plan)
+            result = decode_parts(RESULT_TAG, tags)
+            if result is not None:
+                apply_outcome(records, result)
+        except ValueError as exc:
+            raise _Unreadable(str(exc)) from None
+        return LoadedPrune(rid, tags, records, result is not None, str(plan.get("started", "")))
+    # Audit schema 1: the records are artifacts wherever the experiment put them.
+    where = terminal_safe(redact(str(run.info.artifact_uri)))
+    try:
+        paths = _artifact_paths(client, rid)
+        data = None
+        final = RESULT_ARTIFACT in paths
+        if final:
+            data = _download_json(client, rid, RESULT_ARTIFACT, dst)
+        if data is None and PLAN_ARTIFACT in paths:
+            data = _download_json(client, rid, PLAN_ARTIFACT, dst)
+            final = False
+        if data is None:
+            raise _Unreadable(f"its record {PLAN_ARTIFACT} is missing from {where}")
+        records = records_of(data)
+    except MlflowException as exc:
+        if not store.is_not_found(exc):
+            raise  # a server error is exit 3 for the whole read, as any other read
+        raise _Unreadable(f"{where}: {store.one_line(exc.message)}") from None
+    except (PermissionError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        raise _Unreadable(f"{where}: {store.one_line(f'{type(exc).__name__}: {exc}')}") from None
+    return LoadedPrune(rid, tags, records, final, str(data.get("started", "")))
 
 
 def _exists(client: MlflowClient, rec: Record) -> bool:
@@ -272,6 +404,7 @@ def restore(
     versions: Sequence[int] = (),
     prune_id: str | None = None,
     dry_run: bool = False,
+    history: AuditHistory | None = None,
 ) -> tuple[list[Restored], list[AuditEntry]]:
     """Re-register deleted versions from the audit; returns (restored, already restored).
 
@@ -280,9 +413,17 @@ def restore(
     ``mlflow_debt.restoring.<i>``), the outcome after (``mlflow_debt.restored.<i>``); a restore
     that stopped in between (a lost response, a failed write-back, a killed process) finds the
     version it registered by its source and run instead of registering another.
+
+    ``history`` is what :func:`read_history` returned (read now when None). When nothing matches
+    and some prune's records could not be read, :class:`UnreadableRecords` (exit 3) names them:
+    the versions asked for may be among them.
     """
-    entries = read_audit(client, prune_id)
+    if history is None:
+        history = read_history(client, prune_id)
+    entries = history.entries
     todo, done = select_restore(entries, models, versions)
+    if not todo and not done and history.unreadable:
+        raise UnreadableRecords(history.unreadable)
     if not todo and not done:
         what = []
         if models:

@@ -7,6 +7,7 @@ server and hands the rules below what it read.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -27,6 +28,20 @@ TRIGGER_TAG: Final = "mlflow_debt.trigger"
 #: began: written *before* registering, so a restore that stopped half-way is found again.
 RESTORING_TAG: Final = "mlflow_debt.restoring."
 
+#: Where a prune's records live (audit schema 2): JSON split over run tags, so they are in the
+#: tracking store itself and readable for as long as it exists, whatever happens to artifacts.
+#: ``mlflow_debt.plan.0000`` ... hold the plan (written before the first delete), and
+#: ``mlflow_debt.plan.parts`` (written last) says how many parts it has; ``mlflow_debt.result.*``
+#: the same for the outcome (each record's state and detail), written after the last delete.
+PLAN_TAG: Final = "mlflow_debt.plan."
+RESULT_TAG: Final = "mlflow_debt.result."
+PARTS: Final = "parts"
+#: Set when the audit run is created: a run with it keeps its records in tags.
+SCHEMA_TAG: Final = "mlflow_debt.audit_schema"
+TAG_SCHEMA: Final = 2
+#: Characters per tag part (MLflow keeps tag values up to 8,000 characters).
+TAG_CHUNK: Final = 7_000
+
 #: A record's state in the audit.
 RecordState = Literal["planned", "deleted", "vanished", "skipped", "failed", "reinstated"]
 PLANNED: Final = "planned"  # recorded, delete not (yet) attempted or its outcome unknown (crash)
@@ -36,6 +51,8 @@ SKIPPED: Final = "skipped"  # not deleted: protected or kept on re-check, or aft
 FAILED: Final = "failed"  # the delete call failed
 #: deleted, then registered again at once: an alias moved onto it while its delete was in flight
 REINSTATED: Final = "reinstated"
+
+_STATES: Final = (PLANNED, DELETED, VANISHED, SKIPPED, FAILED, REINSTATED)
 
 #: A prune run's state (tag :data:`STATE_TAG`): ``deleting`` until its result is written.
 PruneState = Literal["deleting", "done", "failed"]
@@ -99,6 +116,15 @@ class LoadedPrune:
         return not self.final
 
 
+@dataclass(frozen=True)
+class UnreadablePrune:
+    """A prune whose records cannot be read: it is listed as such, never as "nothing pruned"."""
+
+    prune_id: str
+    started: str
+    why: str
+
+
 @dataclass
 class AuditEntry:
     """One record of one prune operation, with its resolved state."""
@@ -119,6 +145,72 @@ class AuditEntry:
 class Restored:
     entry: AuditEntry
     new_version: int | None  # None for a dry run
+
+
+@dataclass
+class AuditHistory:
+    """The prune history as read: every readable record, and the prunes that could not be read."""
+
+    entries: list[AuditEntry] = field(default_factory=list)
+    unreadable: list[UnreadablePrune] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Records in run tags
+
+
+def encode_parts(prefix: str, payload: Mapping[str, Any]) -> dict[str, str]:
+    """``payload`` as JSON split over tags ``<prefix>0000`` ..., and ``<prefix>parts`` = count."""
+    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    chunks = [text[i : i + TAG_CHUNK] for i in range(0, len(text), TAG_CHUNK)] or [""]
+    tags = {f"{prefix}{i:04d}": chunk for i, chunk in enumerate(chunks)}
+    tags[f"{prefix}{PARTS}"] = str(len(chunks))
+    return tags
+
+
+def decode_parts(prefix: str, tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """What :func:`encode_parts` wrote; None when it was never (completely) written.
+
+    Raises ValueError when parts are missing or the JSON is damaged.
+    """
+    count = tags.get(f"{prefix}{PARTS}")
+    if count is None:
+        return None
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"tag {prefix}{PARTS} is {count!r}, not a count of parts")
+    missing = [i for i in range(int(count)) if f"{prefix}{i:04d}" not in tags]
+    if missing:
+        raise ValueError(f"{len(missing)} of its {count} tags {prefix}* are missing")
+    text = "".join(tags[f"{prefix}{i:04d}"] for i in range(int(count)))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"tags {prefix}* do not hold valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"tags {prefix}* do not hold a JSON object")
+    return data
+
+
+def records_of(data: Mapping[str, Any]) -> list[Record]:
+    """The records of a plan as stored; ValueError when they are malformed."""
+    raw = data.get("records")
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise ValueError("its plan holds no list of records")
+    try:
+        return [Record.from_dict(r) for r in raw]
+    except TypeError as exc:
+        raise ValueError(f"a record is malformed ({exc})") from None
+
+
+def apply_outcome(records: Sequence[Record], data: Mapping[str, Any]) -> None:
+    """Set, in place, each record's state and detail from a stored outcome (``states``)."""
+    states = data.get("states")
+    if not isinstance(states, list) or len(states) != len(records):
+        raise ValueError("its result does not match its plan")
+    for rec, item in zip(records, states, strict=True):
+        if not (isinstance(item, list) and len(item) == 2 and item[0] in _STATES):
+            raise ValueError("its result is malformed")
+        rec.state, rec.detail = str(item[0]), str(item[1])  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------------------------

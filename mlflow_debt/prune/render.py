@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlflow_debt.output import terminal_safe
-from mlflow_debt.prune.history import AUDIT_EXPERIMENT, DELETED, ApplyResult, AuditEntry, Restored
+from mlflow_debt.prune.history import (
+    AUDIT_EXPERIMENT,
+    DELETED,
+    ApplyResult,
+    AuditEntry,
+    Restored,
+    UnreadablePrune,
+)
 from mlflow_debt.prune.plan import DELETE, Policy, PrunePlan, summary_line
 
 
@@ -236,7 +243,7 @@ def restore_text(
     return lines
 
 
-def history_json(entries: Sequence[AuditEntry]) -> str:
+def history_json(entries: Sequence[AuditEntry], unreadable: Sequence[UnreadablePrune] = ()) -> str:
     doc = {
         "records": [
             {
@@ -250,14 +257,24 @@ def history_json(entries: Sequence[AuditEntry]) -> str:
                 "restored_as": e.restored_as,
             }
             for e in entries
-        ]
+        ],
+        "unreadable": [
+            {"prune_id": u.prune_id, "started": u.started or None, "why": u.why} for u in unreadable
+        ],
     }
     return json.dumps(doc, indent=2)
 
 
-def history_text(entries: Sequence[AuditEntry]) -> list[str]:
+def history_text(
+    entries: Sequence[AuditEntry], unreadable: Sequence[UnreadablePrune] = ()
+) -> list[str]:
+    lost = [
+        f"prune {u.prune_id} ({u.started or 'unknown date'}): records unreadable: "
+        f"{terminal_safe(u.why)}"
+        for u in unreadable
+    ]
     if not entries:
-        return ["No prune has been recorded."]
+        return lost or ["No prune has been recorded."]
     rows = [("PRUNE", "MODEL", "VERSION", "STATE", "RESTORED_AS")]
     for e in entries:
         rows.append(
@@ -269,4 +286,4 @@ def history_text(entries: Sequence[AuditEntry]) -> list[str]:
                 "-" if e.restored_as is None else str(e.restored_as),
             )
         )
-    return _table(rows)
+    return _table(rows) + lost

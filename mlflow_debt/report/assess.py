@@ -10,6 +10,8 @@ from collections.abc import Collection, Sequence
 
 from mlflow_debt.consumers.analysis import MODEL, ConsumerKind
 from mlflow_debt.report import checks as run
+from mlflow_debt.report.checks_config import check_configuration
+from mlflow_debt.report.checks_loops import check_feedback_loops
 from mlflow_debt.report.model import (
     CHECK_IDS,
     FAIL,
@@ -126,8 +128,10 @@ def assess(facts: Facts, th: Thresholds | None = None) -> DebtReport:
         run.check_version_limit(facts, th, by_model),
         run.check_lineage_gaps(facts, by_model),
         run.check_reproducibility(facts, by_model),
+        check_configuration(facts, th, by_model),
         run.check_underutilized(facts, th, by_model),
         run.check_cascades(facts),
+        check_feedback_loops(facts),
         run.check_prunes(facts, th),
     ]
     assert [r.id for r in results] == list(CHECK_IDS)

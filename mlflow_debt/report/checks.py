@@ -1,4 +1,4 @@
-"""The nine checks of the debt report: plain facts about the store in, results out.
+"""The debt report's checks: plain facts about the store in, results out.
 
 Pure: no MLflow, no I/O. Each ``check_*`` function takes :class:`~mlflow_debt.report.model.Facts`
 and returns one :class:`~mlflow_debt.report.model.CheckResult`; :func:`mlflow_debt.report.assess.
@@ -6,7 +6,9 @@ assess` runs them all. What each check means is documented in :data:`~mlflow_deb
 CHECKS` and docs/report.md.
 
 Over ~500 lines on purpose: nine checks of about 50 lines each, side by side so that their
-notes, applicability and severities stay consistent; each is a small pure function.
+notes, applicability and severities stay consistent; each is a small pure function. The two
+that look at other data (parameters, the producer -> consumer cycle) have their own modules,
+:mod:`.checks_config` and :mod:`.checks_loops`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ def _result(
         frozenset(applicable),
         frozenset(failed),
     )
+
+
+#: For the checks in their own modules (:mod:`.checks_config`, :mod:`.checks_loops`).
+result = _result
 
 
 def check_entanglement(facts: Facts, th: Thresholds) -> CheckResult:
@@ -530,6 +536,20 @@ def check_cascades(facts: Facts) -> CheckResult:
 def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  every check takes the thresholds
     findings = []
     for p in facts.prunes:
+        if p.unreadable:
+            findings.append(
+                Finding(
+                    "prune-history",
+                    HIGH,
+                    f"prune {p.prune_id[:8]}",
+                    f"The records of the prune of {p.started or 'unknown date'} cannot be read "
+                    f"(records unreadable: {p.unreadable}): what it deleted cannot be listed "
+                    "or restored from them.",
+                    (),
+                    "mlflow-debt restore --list",
+                    {"prune_id": p.prune_id, "unreadable": p.unreadable},
+                )
+            )
         if p.crashed:
             findings.append(
                 Finding(
@@ -567,5 +587,10 @@ def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  
         findings,
         applicable,
         f"{plural(len(facts.prunes), 'prune')} recorded, "
-        f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them",
+        f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them"
+        + (
+            f", {plural(len(lost), 'prune')} with unreadable records"
+            if (lost := [p for p in facts.prunes if p.unreadable])
+            else ""
+        ),
     )

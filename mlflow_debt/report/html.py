@@ -33,9 +33,9 @@ from mlflow_debt.report.model import (
     ModelScore,
     PruneFacts,
     Scope,
+    restore_command,
 )
 from mlflow_debt.report.svg import graph_svg, legend
-from mlflow_debt.report.text import restore_command
 
 TITLE = "ML technical debt report"
 
@@ -115,6 +115,7 @@ def _header(scope: Scope) -> str:
     read = []
     for n, word in (
         (scope.runs_read, "run"),
+        (scope.logged_models_read or None, "logged model"),
         (scope.versions_read, "live version"),
         (scope.registered_models, "registered model"),
     ):

@@ -2,7 +2,7 @@
 
 Pure: no MLflow, no I/O, only data types and the constants that name statuses and severities.
 :mod:`mlflow_debt.report.read` gathers :class:`Facts`, :mod:`mlflow_debt.report.checks` runs the
-nine checks over them, :mod:`mlflow_debt.report.assess` turns their results into a
+eleven checks over them, :mod:`mlflow_debt.report.assess` turns their results into a
 :class:`DebtReport` (scores, most urgent, graph), and :mod:`mlflow_debt.report.text` /
 :mod:`mlflow_debt.report.html` draw it.
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from mlflow_debt.consumers.analysis import ConsumerKind, Declarations, Report
+from mlflow_debt.output import shell_quote
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,19 @@ CHECKS: tuple[Check, ...] = (
         "versions whose artifacts were lost.",
     ),
     Check(
+        "configuration-debt",
+        "Configuration debt",
+        "Parameters that differ between a model's serving (aliased) version and its newest "
+        "version with nothing recording why (the newest version's description or its run's "
+        "note does not name them), and parameters never varied across a model's live versions "
+        "(dead knobs).",
+        "Configuration is code nobody reviews: a difference between what serves and what was "
+        "trained last that nobody explained cannot be reviewed or reproduced, and a knob nobody "
+        "turns is surface to maintain, misread and get wrong.",
+        "Say why in the newest version's description (name the parameter), or train it with "
+        "the serving configuration; turn dead knobs into constants of the training code.",
+    ),
+    Check(
         "underutilized-feature",
         "Underutilized features",
         "Features that runs still compute but no live version or current consumer reads "
@@ -113,6 +127,16 @@ CHECKS: tuple[Check, ...] = (
         "can lock A in place.",
         "Evaluate the consumer whenever the producing model changes; better, learn the "
         "correction inside one model.",
+    ),
+    Check(
+        "feedback-loop",
+        "Hidden feedback loops",
+        "Models that read, directly or through other models, a feature produced from their own "
+        "output: a cycle in the producer -> consumer graph that correction-cascade draws.",
+        "A model that shapes its own future training data learns from a world it narrowed: its "
+        "metrics can improve while its predictions get worse, and no single change shows it.",
+        "Break the cycle: train on data the model did not influence (a held-out share served "
+        "without it, logged propensities), or stop reading the feature.",
     ),
     Check(
         "prune-history",
@@ -164,6 +188,8 @@ class Thresholds:
     recent_prunes: int = 10
     #: Features drawn in the graph (most consumers first); the rest are counted.
     graph_features: int = 80
+    #: Dead knobs are judged on models with at least this many live versions with parameters.
+    dead_knob_versions: int = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +263,11 @@ class PruneRecord:
     restored_as: int | None = None
 
 
+def restore_command(prune_id: str) -> str:
+    """The command that undoes a prune (the report shows it next to each prune)."""
+    return f"mlflow-debt restore --prune-id {shell_quote(prune_id)}"
+
+
 @dataclass(frozen=True)
 class PruneFacts:
     """One prune operation from the audit trail."""
@@ -246,6 +277,8 @@ class PruneFacts:
     records: tuple[PruneRecord, ...]
     #: It stopped before recording its outcome (state ``deleting``, no result).
     crashed: bool = False
+    #: Why its records cannot be read ("" when they can); it then has no records.
+    unreadable: str = ""
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -257,6 +290,20 @@ class PruneFacts:
     @property
     def restored(self) -> int:
         return sum(1 for r in self.records if r.restored_as is not None)
+
+
+VersionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ConfigFacts:
+    """The live versions' parameters (read by :mod:`mlflow_debt.report.read_config`)."""
+
+    #: (model, version) -> its source run's parameters (versions whose run was read).
+    params: Mapping[VersionKey, Mapping[str, str]] = field(default_factory=dict)
+    #: (model, version) -> what records why it was trained as it was: the version's
+    #: description and its source run's note (``mlflow.note.content``), where read.
+    notes: Mapping[VersionKey, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -274,6 +321,8 @@ class Facts:
     declarations: Declarations | None = None
     #: ``--model``: only findings and scores about these models (empty: all).
     selected: Sequence[str] = ()
+    #: Parameters for configuration-debt; None: not read (the check is skipped).
+    config: ConfigFacts | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,7 +433,9 @@ class Scope:
     models: tuple[str, ...] = ()
     #: The declarations file, if any.
     declared: str | None = None
+    #: Feature-tagged runs read (LoggedModels that describe versions are counted apart).
     runs_read: int | None = None
+    logged_models_read: int | None = None
     versions_read: int | None = None
     registered_models: int | None = None
 
@@ -397,6 +448,7 @@ class Scope:
             "models": list(self.models),
             "declared": self.declared,
             "runs_read": self.runs_read,
+            "logged_models_read": self.logged_models_read,
             "versions_read": self.versions_read,
             "registered_models": self.registered_models,
         }

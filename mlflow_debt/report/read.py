@@ -52,6 +52,7 @@ from mlflow_debt.report.model import (
     Thresholds,
     VersionFacts,
 )
+from mlflow_debt.report.read_config import read_config
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 
@@ -87,10 +88,13 @@ class _Tap:
         self.wanted = wanted
         self.found: dict[str, _RunFacts] = {}
         self.seen: dict[str, int] = {}
+        #: Runs streamed by (the header's "runs read": LoggedModel rows are not runs).
+        self.runs = 0
         # Runs with the same digest carry the same features: decode each feature set once.
         self._names: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, run: Run) -> None:
+        self.runs += 1
         run_tags = run.data.tags
         key = run_tags.get(tags.DIGEST_KEY) or run_tags.get(tags.FEAST_KEY) or ""
         names = self._names.get(key) if key else None
@@ -218,9 +222,11 @@ def _read_mlmodels(
 
 def _prunes(client: MlflowClient) -> list[PruneFacts]:
     by_prune: dict[str, list[AuditEntry]] = {}
-    for entry in audit.read_audit(client):
+    history = audit.read_history(client)
+    for entry in history.entries:
         by_prune.setdefault(entry.prune_id, []).append(entry)
-    return [
+    lost = [PruneFacts(u.prune_id, u.started, (), unreadable=u.why) for u in history.unreadable]
+    return lost + [
         PruneFacts(
             prune_id,
             entries[0].started,
@@ -333,7 +339,8 @@ def read_facts(
         experiments=tuple(sorted(selected_exps.values())) if experiments else (),
         models=tuple(dict.fromkeys(models)),
         declared=declarations.path if declarations else None,
-        runs_read=lineage.runs_read,
+        runs_read=tap.runs,
+        logged_models_read=lineage.runs_read - tap.runs,
         versions_read=len(versions),
         registered_models=len(registered),
     )
@@ -350,4 +357,5 @@ def build(
 ) -> DebtReport:
     """Read the store and assess it: the one core call behind ``mlflow-debt report``."""
     facts, scope = read_facts(client, experiments, models, declarations, page_size)
+    facts = dataclasses.replace(facts, config=read_config(client, facts))
     return dataclasses.replace(assess.assess(facts, thresholds), scope=scope)

@@ -1,7 +1,8 @@
 """``mlflow-debt report`` as JSON (a stable interface) and Markdown (a PR comment, a wiki page).
 
 Pure: a :class:`~mlflow_debt.report.checks.DebtReport` in, text out. Both formats carry the same
-findings; the HTML page is drawn by :mod:`mlflow_debt.report.html`.
+findings; the HTML page is drawn by :mod:`mlflow_debt.report.html`, and
+:mod:`mlflow_debt.report.render` picks one of the three. Neither page module imports the other.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from mlflow_debt.output import dumps, md_code, md_table, md_text, plural, shell_quote, terminal_safe
+from mlflow_debt.output import dumps, md_code, md_table, md_text, plural, terminal_safe
 from mlflow_debt.report.model import (
     FAIL,
     SKIPPED,
@@ -19,16 +20,13 @@ from mlflow_debt.report.model import (
     Graph,
     ModelScore,
     PruneFacts,
+    restore_command,
 )
 
 __all__ = ["dumps", "md_code", "md_text"]
 
 #: Version of the JSON document; bumped only for incompatible changes (fields are only added).
 JSON_SCHEMA = 1
-
-
-def restore_command(prune_id: str) -> str:
-    return f"mlflow-debt restore --prune-id {shell_quote(prune_id)}"
 
 
 def score_text(s: ModelScore) -> str:
@@ -268,14 +266,3 @@ def report_markdown(report: DebtReport) -> str:
     for c in report.checks:
         lines += _md_check(c, report)
     return "\n".join(lines).rstrip() + "\n"
-
-
-def render(report: DebtReport, fmt: str) -> str:
-    """The report in ``fmt`` (``json``, ``markdown`` or ``html``), ready to write."""
-    if fmt == "json":
-        return dumps(report_json(report)) + "\n"
-    if fmt == "markdown":
-        return report_markdown(report)
-    from mlflow_debt.report.html import report_html  # the page's CSS is read only when drawn
-
-    return report_html(report)

@@ -1,13 +1,20 @@
 """The HTTP app (Starlette and uvicorn, both installed by MLflow's own server).
 
 ``POST /webhook`` answers within milliseconds: the body is read up to ``max_body`` bytes (413
-past it, before anything else), then :meth:`Service.accept` verifies and enqueues; the
-enforcement runs on the service's worker. ``GET /healthz`` (200 while the worker lives, else
-503) and ``GET /status`` (counters, JSON).
+past it, before anything else) and within ``body_timeout`` seconds (408 after), then
+:meth:`Service.accept` verifies and enqueues; the enforcement runs on the service's worker.
+``GET /healthz`` (200 while the worker lives, else 503) and ``GET /status`` (counters, JSON).
+
+Hostile clients: a connection that has not sent a request's headers within ``header_timeout``
+seconds of connecting (or of its previous answer) is closed (slow-loris), and uvicorn's own log
+lines become JSON lines like every other (no tracebacks on stderr).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import signal
 import socket
 
@@ -16,28 +23,71 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mlflow_debt.errors import InputError
 from mlflow_debt.serve.service import Service
 
 #: Largest accepted delivery body. MLflow's payloads are a few hundred bytes (tags included).
 MAX_BODY = 1024 * 1024
+#: Seconds a connection gets to send a request's headers (from connecting, or from the previous
+#: answer on a kept-alive connection), and a request its body. The user can change them.
+HEADER_TIMEOUT_ENV = "MLFLOW_DEBT_SERVE_HEADER_TIMEOUT"
+BODY_TIMEOUT_ENV = "MLFLOW_DEBT_SERVE_BODY_TIMEOUT"
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 10.0
 
 
-def create_app(service: Service, max_body: int = MAX_BODY) -> Starlette:
-    async def webhook(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
-            service.reject(413, "body too large")
-            return JSONResponse({"error": "body too large"}, status_code=413)
+def timeout_setting(name: str, default: float) -> float:
+    """Seconds from the environment variable ``name``; :class:`InputError` (exit 2) when bad."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise InputError(f"{name} must be a number of seconds from 0 to 3600, not {raw!r}")
+    return value
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(
+    service: Service, max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT
+) -> Starlette:
+    async def read_body(request: Request) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body:
-                service.reject(413, "body too large")
-                return JSONResponse({"error": "body too large"}, status_code=413)
+                raise _BodyTooLarge
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def webhook(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            service.reject(413, "body too large")
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        try:
+            body = await asyncio.wait_for(read_body(request), body_timeout)
+        except _BodyTooLarge:
+            service.reject(413, "body too large")
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        except asyncio.TimeoutError:
+            service.reject(408, f"body not received within {body_timeout:g} s")
+            return JSONResponse(
+                {"error": "request timeout"}, status_code=408, headers={"connection": "close"}
+            )
         headers = {k.lower(): v for k, v in request.headers.items()}
-        status, doc = service.accept(headers, b"".join(chunks))
+        try:
+            status, doc = service.accept(headers, body)
+        except Exception as exc:  # noqa: BLE001  one JSON line and a 500, never a traceback
+            service.log("delivery.failed", level="error", error=type(exc).__name__)
+            return JSONResponse({"error": "internal error"}, status_code=500)
         return JSONResponse(doc, status_code=status)
 
     async def healthz(request: Request) -> Response:  # noqa: ARG001  Starlette's endpoint signature
@@ -56,6 +106,35 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> Starlette:
     )
 
 
+class _JsonLines(logging.Handler):
+    """uvicorn's log records as the service's JSON lines: one line each, no traceback."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(logging.WARNING)
+        self.service = service
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(record.getMessage().split())[:300]
+            if record.exc_info and record.exc_info[0] is not None:
+                message = f"{message} ({record.exc_info[0].__name__})"
+            level = "error" if record.levelno >= logging.ERROR else "warning"
+            self.service.log("http.server", level=level, detail=message)
+        except Exception:  # noqa: BLE001  logging must never break serving
+            self.handleError(record)
+
+
+def _route_uvicorn_logs(service: Service) -> None:
+    """uvicorn's loggers, and asyncio's (a failed socket write, a lost task), to JSON lines."""
+    handler = _JsonLines(service)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio"):
+        logger = logging.getLogger(name)
+        top = name in ("uvicorn", "asyncio")
+        logger.handlers = [handler] if top else []
+        logger.propagate = not top
+        logger.setLevel(logging.WARNING)
+
+
 def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> None:
     """Serve until SIGTERM/SIGINT, then stop the service (waiting for the running enforcement).
 
@@ -65,10 +144,22 @@ def run(service: Service, host: str, port: int, max_body: int = MAX_BODY) -> Non
     """
     import uvicorn
 
+    from mlflow_debt.serve.connection import protocol
+
+    header_timeout = timeout_setting(HEADER_TIMEOUT_ENV, HEADER_TIMEOUT)
+    body_timeout = timeout_setting(BODY_TIMEOUT_ENV, BODY_TIMEOUT)
+    _route_uvicorn_logs(service)
     config = uvicorn.Config(
-        create_app(service, max_body),
+        create_app(service, max_body, body_timeout),
         host=host,
         port=port,
+        http=protocol(
+            header_timeout,
+            lambda: service.reject(
+                408, f"request headers not received within {header_timeout:g} s"
+            ),
+        ),
+        log_config=None,
         log_level="warning",
         access_log=False,
         lifespan="off",

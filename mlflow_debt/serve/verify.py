@@ -110,6 +110,8 @@ def parse(body: bytes) -> Event:
         doc: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Rejected(400, "body is not JSON") from None
+    except RecursionError:  # correctly signed, but nested deeper than the parser goes
+        raise Rejected(400, "body is nested too deeply") from None
     if not isinstance(doc, dict):
         raise Rejected(400, "body is not a JSON object")
     entity, action, data = doc.get("entity"), doc.get("action"), doc.get("data")

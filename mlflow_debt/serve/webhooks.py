@@ -19,6 +19,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.errors import InputError, NotFoundError, ServerError
+from mlflow_debt.output import terminal_safe
+from mlflow_debt.redact import redact
 from mlflow_debt.serve import verify
 from mlflow_debt.store import one_line
 
@@ -34,6 +36,7 @@ DESCRIPTION = "mlflow-debt serve: enforces each model's mlflow_debt.max_versions
 @dataclass
 class Installed:
     webhook_id: str
+    #: The receiver's URL for printing: any password in it masked (``redact``).
     url: str
     created: bool
 
@@ -126,10 +129,15 @@ def _registry_works(client: MlflowClient) -> bool:
     return True
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit to print: its userinfo's password masked, control characters visible."""
+    return terminal_safe(redact(url))
+
+
 def validate_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--url must be an http(s) URL with a host, got {url!r}")
+        raise InputError(f"--url must be an http(s) URL with a host, got {shown_url(url)!r}")
     if not parts.path or parts.path == "/":
         url = url.rstrip("/") + "/webhook"
     return url
@@ -152,7 +160,7 @@ def install(client: MlflowClient, name: str, url: str, secret: str | None) -> In
             )
             for extra in existing[1:]:
                 client.delete_webhook(extra.webhook_id)
-            return Installed(str(hook.webhook_id), url, created=False)
+            return Installed(str(hook.webhook_id), shown_url(url), created=False)
         hook = client.create_webhook(
             name,
             url,
@@ -160,7 +168,7 @@ def install(client: MlflowClient, name: str, url: str, secret: str | None) -> In
             description=DESCRIPTION,
             secret=secret,
         )
-        return Installed(str(hook.webhook_id), url, created=True)
+        return Installed(str(hook.webhook_id), shown_url(url), created=True)
 
 
 def uninstall(client: MlflowClient, name: str) -> int:
@@ -174,6 +182,7 @@ def uninstall(client: MlflowClient, name: str) -> int:
 
 @dataclass
 class CheckResult:
+    #: The webhook's URL for printing (password masked).
     url: str
     verified: bool
     status: int | None
@@ -199,4 +208,4 @@ def check(client: MlflowClient, name: str) -> CheckResult:
         detail = f"the receiver answered HTTP {status}"
     else:
         detail = one_line(result.error_message or "no answer", limit=300)
-    return CheckResult(str(hook.url), verified, status, detail)
+    return CheckResult(shown_url(str(hook.url)), verified, status, detail)

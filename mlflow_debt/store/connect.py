@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt.errors import InputError, ServerError
@@ -24,10 +25,21 @@ def get_client(tracking_uri: str | None = None) -> MlflowClient:
     Under the command line (:func:`check_stores`) the store is checked first (:func:`check_store`).
     """
     if _CHECK_STORES:
+        check_settings()
         check_store(tracking_uri or mlflow.get_tracking_uri())
-    if tracking_uri:
-        return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    return MlflowClient()
+    try:
+        if tracking_uri:
+            return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return MlflowClient()
+    except MlflowException as exc:
+        if not _CHECK_STORES or "scheme" not in str(exc.message).lower():
+            raise
+        # MLflow knows no store for the URI's scheme: bad input, not an unreachable server.
+        shown = redact(tracking_uri or mlflow.get_tracking_uri())
+        raise InputError(
+            f"Cannot use the tracking URI {shown}: {_error_message(exc)} "
+            "(check --tracking-uri / MLFLOW_TRACKING_URI)"
+        ) from None
 
 
 #: Set by the command line while a command runs; library callers (capture, ``get_features``) open
@@ -74,11 +86,41 @@ def check_stores(enabled: bool) -> None:
     _CHECK_STORES = enabled
 
 
+def check_settings() -> None:
+    """MLflow's own settings (``MLFLOW_*`` environment variables) that MLflow cannot parse:
+    :class:`InputError` (exit 2) naming the variable, before MLflow trips over one mid-command.
+
+    Each set variable is parsed exactly as MLflow parses it (its ``get()``), so what MLflow
+    accepts is accepted: ``MLFLOW_HTTP_REQUEST_TIMEOUT=abc`` and ``MLFLOW_TRACKING_INSECURE_TLS=
+    maybe`` are refused, and so is ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=0.1`` (MLflow reads a
+    whole number).
+    """
+    import os
+
+    from mlflow import environment_variables as settings
+
+    for value in vars(settings).values():
+        # Each setting is an object with its variable's ``name`` and MLflow's parser ``get()``.
+        name = getattr(value, "name", None)
+        if not isinstance(name, str) or name not in os.environ or not callable(value.get):
+            continue
+        try:
+            value.get()
+        except (ValueError, TypeError) as exc:
+            raise InputError(
+                f"The MLflow setting {value.name}={os.environ[value.name]!r} is not valid: "
+                f"{one_line(exc, limit=200)}"
+            ) from None
+
+
 def check_store(uri: str) -> None:
     """Fail fast, in one line, on a tracking URI that cannot be used.
 
+    * A port that is not a number from 1 to 65535: :class:`InputError`, exit 2.
     * ``sqlite:///path``: the file must exist (a typo must not become a new, empty store that
-      passes every gate): :class:`InputError`, exit 2.
+      passes every gate), be a SQLite database (a 0-byte or truncated file is not an empty
+      store): :class:`InputError`, exit 2; and be readable (:class:`ServerError`, exit 3, at
+      once rather than after MLflow's minutes of retries).
     * ``postgresql://``, ``mysql://``, ``mssql://``: the driver must be importable and the
       database must accept a connection within ``MLFLOW_DEBT_DB_CONNECT_TIMEOUT`` seconds
       (default 10), instead of MLflow's minutes of retries: :class:`ServerError`, exit 3.
@@ -86,6 +128,8 @@ def check_store(uri: str) -> None:
     Nothing is read; the probe connection is closed at once.
     """
     backend = uri.partition(":")[0].partition("+")[0].lower()
+    if backend in _DATABASES or backend in ("http", "https"):
+        _check_port(uri)
     if backend == "sqlite":
         _check_sqlite_file(uri)
     elif backend in _DATABASES:
@@ -111,6 +155,50 @@ def _check_sqlite_file(uri: str) -> None:
             f"No MLflow store at {redact(uri)}: {path} {what} "
             "(check --tracking-uri / MLFLOW_TRACKING_URI)"
         )
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise ServerError(
+            f"Cannot read the MLflow store {redact(uri)}: {path}: {exc.strerror or exc}"
+        ) from None
+    if header != _SQLITE_HEADER:
+        what = "is empty (0 bytes)" if not header else "is not a SQLite database"
+        raise InputError(
+            f"No MLflow store at {redact(uri)}: {path} {what}; a mistyped or truncated file is "
+            "not an empty store (check --tracking-uri / MLFLOW_TRACKING_URI)"
+        )
+
+
+#: The first 16 bytes of every SQLite 3 database file (an empty 0-byte file has none).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_port(uri: str) -> None:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    if not parts.netloc:
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    raw = parts.netloc.rpartition("@")[2]
+    if port == 0 or (port is None and raw.endswith(":")):
+        shown_port = raw.rpartition(":")[2]
+        raise InputError(
+            f"Cannot use the tracking URI {redact(uri)}: its port {shown_port!r} is not a "
+            "number from 1 to 65535"
+        )
+
+
+def _password_has_at(uri: str) -> bool:
+    """Whether the URI's password (userinfo up to its last "@", after the first ":") holds an
+    unescaped "@". A user name may (``user@server`` on some clouds): SQLAlchemy reads that."""
+    netloc = uri.partition("://")[2].partition("/")[0]
+    userinfo = netloc.rpartition("@")[0]
+    return "@" in userinfo.partition(":")[2]
 
 
 def _connect_timeout() -> int:
@@ -135,11 +223,21 @@ def _check_database(uri: str) -> None:
     from sqlalchemy.pool import NullPool
 
     shown = redact(uri)
+    at_in_password = InputError(
+        f"Cannot use the tracking URI {shown}: its password holds an '@'; write it "
+        "percent-encoded as %40 (SQLAlchemy, which MLflow hands the URI, ends the password at "
+        "its first '@' and would take the rest of it for the host name)"
+    )
     try:
         url = make_url(uri)
         dialect = url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:  # malformed, unknown driver
+        if _password_has_at(uri):  # the error would quote the password's tail as a port
+            raise at_in_password from None
         raise InputError(f"Cannot use the tracking URI {shown}: {_error_message(exc)}") from None
+    if "@" in (url.host or ""):
+        # The password's tail as the host name: never connect to it, never print it.
+        raise at_in_password
     driver = str(getattr(dialect, "driver", "") or "")
     try:
         # SQLAlchemy 2 names it import_dbapi; 1.4 (MLflow's oldest) dbapi.

@@ -21,7 +21,7 @@ from mlflow_debt.prune import apply as prune_apply
 from mlflow_debt.prune import audit, history
 from mlflow_debt.prune import read as prune_read
 
-from support.prune import live_versions, make_model
+from support.prune import fail_result_write, live_versions, make_model
 
 pytestmark = pytest.mark.backends  # store tests also run against the servers
 
@@ -57,8 +57,9 @@ def test_audit_is_a_run_with_full_records(mc):
     assert audit_run.info.status == "FINISHED"
     assert audit_run.data.tags["mlflow_debt.state"] == "done"
     assert audit_run.data.metrics["versions_deleted"] == 2
-    paths = {f.path for f in mc.list_artifacts(prune_id, "prune")}
-    assert paths == {history.PLAN_ARTIFACT, history.RESULT_ARTIFACT}
+    # The records are run tags in the store itself (no artifact to lose).
+    assert mc.list_artifacts(prune_id) == []
+    assert audit_run.data.tags[history.SCHEMA_TAG] == str(history.TAG_SCHEMA)
 
     entries = {e.record.version: e.record for e in audit.read_audit(mc)}
     assert set(entries) == {1, 2}
@@ -74,9 +75,7 @@ def test_audit_is_a_run_with_full_records(mc):
     assert rec.value == pytest.approx(0.82)
     assert rec.state == history.DELETED
     # The plan was recorded before anything was deleted: it holds the same records, "planned".
-    plan_doc = mc.download_artifacts(prune_id, history.PLAN_ARTIFACT)
-    with open(plan_doc) as fh:
-        planned = json.load(fh)["records"]
+    planned = history.decode_parts(history.PLAN_TAG, audit_run.data.tags)["records"]
     assert [(r["version"], r["state"]) for r in planned] == [(2, "planned"), (1, "planned")]
 
 
@@ -278,14 +277,7 @@ def test_delete_failing_on_the_second_of_three_then_rerun(mc, mocker):
 
 def test_crash_after_deleting_is_resolved_from_the_recorded_plan(mc, mocker):
     make_model(mc, "churn", EXAMPLE)
-    real_log_dict = MlflowClient.log_dict
-
-    def crash_on_result(self, run_id, dictionary, artifact_file):
-        if artifact_file == history.RESULT_ARTIFACT:
-            raise ConnectionError("server went away")
-        return real_log_dict(self, run_id, dictionary, artifact_file)
-
-    mocker.patch.object(MlflowClient, "log_dict", autospec=True, side_effect=crash_on_result)
+    fail_result_write(mocker, ConnectionError("server went away"))
     result = run("prune", "--max-versions", "4")
     assert result.exit_code == 3
     assert live_versions(mc, "churn") == [5, 4, 3, 2]

@@ -27,7 +27,7 @@ from mlflow_debt.errors import ServerError
 from mlflow_debt.prune import audit, history
 from mlflow_debt.store import mlflow_errors
 
-from support.prune import make_model
+from support.prune import fail_result_write, make_legacy, make_model
 from support.report import assess, findings
 
 EXAMPLE = [0.82, 0.85, 0.88, 0.90, 0.87]
@@ -91,6 +91,8 @@ def test_an_unknown_prune_id_is_still_exit_2(mc):
 def test_a_missing_artifact_is_not_found_but_a_failing_download_is_a_server_error(mc, mocker):
     make_model(mc, "churn", EXAMPLE)
     run("prune", "--max-versions", "3")
+    (prune_id,) = [e.prune_id for e in audit.read_audit(mc)][:1]
+    make_legacy(mc, prune_id)  # records as artifacts (audit schema 1): downloads can fail
     mocker.patch.object(
         MlflowClient,
         "download_artifacts",
@@ -235,14 +237,7 @@ def test_a_version_two_prunes_both_deleted_is_counted_once(mc, mocker):
 
 def test_a_crashed_prune_is_a_prune_history_finding(mc, mocker):
     make_model(mc, "churn", EXAMPLE)
-    real_log_dict = MlflowClient.log_dict
-
-    def crash_on_result(self, run_id, dictionary, artifact_file):
-        if artifact_file == history.RESULT_ARTIFACT:
-            raise KeyboardInterrupt  # the process stopped before writing the outcome
-        return real_log_dict(self, run_id, dictionary, artifact_file)
-
-    mocker.patch.object(MlflowClient, "log_dict", autospec=True, side_effect=crash_on_result)
+    fail_result_write(mocker, KeyboardInterrupt())  # the process stopped before writing the outcome
     crashed = run("prune", "--max-versions", "3")
     mocker.stopall()
     assert crashed.exit_code != 0

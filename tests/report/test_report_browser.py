@@ -216,3 +216,83 @@ def test_cli_report_of_a_real_store_in_the_browser(
         page.screenshot(path=str(tmp_path / "cli-report.png"), full_page=True)
     finally:
         page.close()
+
+
+# --- what a reader sees: the rendered text, generated content included ------------------------
+
+#: The text a CSS rule generates before an element, as Chromium renders it.
+BEFORE = "el => getComputedStyle(el, '::before').content"
+
+
+def test_passing_checks_and_all_pass_cards_show_a_check_mark(browser: Any, tmp_path: Path) -> None:
+    """report.css once doubled its backslashes: the page showed ``\\2713\\00a0``, not "✓"."""
+    model = "churn_model"
+    facts = Facts(
+        lineage.analyze([row("r", {"user_age": "num:+:m1"}, "exp", 0)], [version(model, 1, "r")]),
+        {model: ModelFacts(model)},
+        [
+            rmodel.VersionFacts(
+                model,
+                1,
+                "r",
+                features=("user_age",),
+                git_commit="abc",
+                run_metrics={"acc": 0.9},
+                signature=True,
+                artifact=True,
+            )
+        ],
+        {"user_age": 1},
+    )
+    o = Opened(browser, assess_facts(facts), tmp_path / "clean.html")
+    try:
+        page = o.page
+        ok = page.locator("section.check p.ok").first
+        assert ok.inner_text() == "No findings."
+        assert ok.evaluate(BEFORE) == '"✓\u00a0"'
+        card = page.locator("article.score p.all-pass")
+        assert card.inner_text() == "No failing check"
+        assert card.evaluate(BEFORE) == '"✓\u00a0"'
+        # Every generated text on the page is free of CSS escapes shown as text.
+        generated = page.evaluate(
+            "[...document.querySelectorAll('*')].map(e => getComputedStyle(e, '::before').content)"
+            ".filter(c => c !== 'none' && c !== 'normal')"
+        )
+        assert generated
+        assert not [c for c in generated if "\\" in c]
+    finally:
+        o.page.close()
+
+
+@pytest.mark.usefixtures("tracking_uri")
+def test_the_header_counts_runs_and_logged_models_apart(browser: Any, tmp_path: Path) -> None:
+    """The header once read "18 runs" on a store of 10 runs: LoggedModels counted as runs."""
+    import json
+
+    import mlflow
+    import pandas as pd
+    from click.testing import CliRunner
+    from sklearn.linear_model import LogisticRegression
+
+    import mlflow_debt
+    from mlflow_debt.cli import cli
+
+    X = pd.DataFrame({"user_age": [20.0, 30.0, 40.0, 50.0], "plan": [0.0, 1.0, 0.0, 1.0]})
+    mlflow.set_experiment("churn")
+    with mlflow.start_run():
+        model = LogisticRegression().fit(X, [0, 0, 1, 1])
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="churn_model")
+    mlflow_debt.flush()  # one run, one LoggedModel, both carrying the features
+    doc = json.loads(CliRunner().invoke(cli, ["report", "--format", "json"]).stdout)
+    assert doc["scope"]["runs_read"] == 1
+    assert doc["scope"]["logged_models_read"] == 1
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    page = browser.new_page()
+    try:
+        page.goto(out.resolve().as_uri())
+        read = page.locator("dl.scope > div", has_text="Read").locator("dd").inner_text()
+        assert read == "1 run · 1 logged model · 1 live version · 1 registered model"
+    finally:
+        page.close()

@@ -44,15 +44,17 @@ def test_a_clean_store_passes_every_applicable_check(client):
         "version-limit": PASS,
         "lineage-gap": PASS,
         "reproducibility": PASS,
+        "configuration-debt": SKIPPED,  # no run logged parameters
         "underutilized-feature": PASS,
         "correction-cascade": PASS,
+        "feedback-loop": PASS,
         "prune-history": SKIPPED,
     }
     assert report.findings == ()
     assert report.top == ()
     assert {(s.model, s.passed, s.applicable) for s in report.scores} == {
-        ("churn_model", 8, 8),
-        ("ltv_model", 8, 8),
+        ("churn_model", 9, 9),
+        ("ltv_model", 9, 9),
     }
 
 

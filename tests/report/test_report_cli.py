@@ -134,6 +134,8 @@ def test_markdown_json_and_html_carry_the_same_findings(store):
         "stale-declaration",
         "prune-history",
         "undeclared-consumer",
+        "configuration-debt",  # planted in test_report_sculley.py
+        "feedback-loop",
     }
     assert doc["summary"]["findings"] == len(found)
     for f in found:
@@ -180,6 +182,48 @@ def test_format_follows_the_output_suffix(store, tmp_path):
         assert result.exit_code == 0, result.output
         assert check((tmp_path / name).read_text(encoding="utf-8")), name
     assert report(store).stdout.startswith("# ML technical debt report")  # stdout: markdown
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "report.txt", "report"])
+def test_a_file_whose_suffix_names_no_format_needs_format(store, tmp_path, name):
+    """One rule: --format, else the suffix; HTML is never written into a .pdf."""
+    out = tmp_path / name
+    result = report(store, "--output", str(out))
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: --output {str(out)!r}: cannot tell the format from "), line
+    assert line.endswith("use .html, .md or .json, or give --format html|markdown|json"), line
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    result = report(store, "--output", str(out), "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("# ML technical debt report")
+
+
+def test_the_help_states_the_one_format_rule():
+    text = run("report", "--help").stdout
+    flat = " ".join(text.split())
+    assert "another suffix needs --format" in flat
+    assert "standard output gets markdown" in flat
+    assert "else markdown" not in flat
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_report_files_follow_the_umask(store, tmp_path, umask, mode):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        out = tmp_path / "r.json"
+        assert report(store, "--output", str(out)).exit_code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == mode
+        # Replacing an existing report gives it the same permissions.
+        out.chmod(0o600)
+        assert report(store, "--output", str(out)).exit_code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == mode
+    finally:
+        os.umask(old)
 
 
 def test_model_and_experiment_selection(store):

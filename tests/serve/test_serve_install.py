@@ -74,6 +74,19 @@ def test_install_is_idempotent_check_and_uninstall(hook_server, receivers, tmp_p
     assert "serve install" in line
 
 
+def test_a_password_in_the_receivers_url_is_never_echoed(hook_server, receivers):
+    r = receivers(hook=False)
+    args = ("--name", r.name, "--tracking-uri", hook_server.url)
+    url = r.url.replace("http://", "http://hook:Pa55-w0rd@") + "/webhook"
+    done = serve_cli("install", "--url", url, "--secret-env", SECRET_ENV, *args)
+    assert done.exit_code == 0, done.output
+    assert "-> http://hook:***@127.0.0.1:" in done.stdout
+    checked = serve_cli("check", *args)
+    assert "Pa55-w0rd" not in done.output + checked.output
+    assert "hook:***@" in checked.output
+    serve_cli("uninstall", *args)
+
+
 def test_scheme_not_allowed_by_the_server(mlflow_server_url):
     # The session server has MLflow's defaults: https only, no private addresses.
     result = serve_cli(

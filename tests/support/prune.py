@@ -108,3 +108,40 @@ def live_versions(client: MlflowClient, name: str) -> list[int]:
 def mc(tracking_uri: str) -> MlflowClient:
     """A client on the test's store (conftest's ``tracking_uri``: SQLite, or a server backend)."""
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def fail_result_write(mocker, exc: BaseException) -> None:
+    """Make the prune's result write (the tags ``mlflow_debt.result.*``) raise ``exc``: a prune
+    that stops after deleting, before recording its outcome (fault injection only)."""
+    from mlflow_debt.prune import audit, history
+
+    real = audit.write_record
+
+    def write(client, run_id, prefix, payload):
+        if prefix == history.RESULT_TAG:
+            raise exc
+        return real(client, run_id, prefix, payload)
+
+    mocker.patch.object(audit, "write_record", side_effect=write)
+
+
+def make_legacy(client: MlflowClient, prune_id: str) -> None:
+    """Turn a prune recorded in run tags into one recorded as audit schema 1 did it: the
+    artifacts ``prune/plan.json`` and ``prune/result.json`` (where the experiment puts them)."""
+    from mlflow_debt.prune import history
+
+    tags = client.get_run(prune_id).data.tags
+    plan = history.decode_parts(history.PLAN_TAG, tags)
+    result = history.decode_parts(history.RESULT_TAG, tags)
+    assert plan is not None
+    doc = {"schema": 1, "prune_id": prune_id, "started": plan["started"]}
+    client.log_dict(prune_id, {**doc, "records": plan["records"]}, history.PLAN_ARTIFACT)
+    if result is not None:
+        records = [
+            {**r, "state": s, "detail": d}
+            for r, (s, d) in zip(plan["records"], result["states"], strict=True)
+        ]
+        client.log_dict(prune_id, {**doc, "records": records}, history.RESULT_ARTIFACT)
+    for key in tags:
+        if key == history.SCHEMA_TAG or key.startswith((history.PLAN_TAG, history.RESULT_TAG)):
+            client.delete_tag(prune_id, key)
