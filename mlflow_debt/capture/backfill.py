@@ -207,10 +207,10 @@ def _backfill_versions(
     """Copy each version's source features (``sources``: LoggedModel or run id -> its feature
     tags, for the experiments read; LoggedModels just tagged from ``known`` signatures) onto the
     version."""
-    for model_id in result.models_from_signature:
-        records = known.get(model_id)
+    for tagged_model in result.models_from_signature:
+        records = known.get(tagged_model)
         if records:
-            sources[model_id] = tags.encode(records, SOURCE_SIGNATURE)
+            sources[tagged_model] = tags.encode(records, SOURCE_SIGNATURE)
     for mv in store.iter_model_versions(client):
         model_id = version_tags.model_id_of(getattr(mv, "model_id", None), mv.source)
         in_scope = [s for s in (model_id, mv.run_id) if s and s in sources]
