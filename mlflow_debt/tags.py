@@ -40,6 +40,12 @@ FEATURE_PREFIX = PREFIX + "f."
 OTHER_FITS_KEY = PREFIX + "other_fits"
 #: Optional user tag naming the consumer of a run whose model is not registered.
 CONSUMER_KEY = PREFIX + "consumer"
+#: On a model version: where mlflow-debt copied its feature tags from (``models:/m-...`` or
+#: ``runs:/RUN_ID``). A version whose feature tags lack it was tagged by hand: never rewritten.
+FEATURES_FROM_KEY = PREFIX + "features_from"
+#: On a registered model or version: the report's findings about it, in words (``report
+#: --annotate``, ``serve``); written and removed only by mlflow-debt.
+FINDINGS_KEY = PREFIX + "findings"
 #: Feast's MLflow integration: comma-separated ``view:feature`` references.
 FEAST_KEY = "feast.feature_refs"
 

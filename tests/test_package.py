@@ -46,6 +46,7 @@ PURE_MODULES = [
     "mlflow_debt.report.text",
     "mlflow_debt.report.html",
     "mlflow_debt.report.svg",
+    "mlflow_debt.report.annotate",
     "mlflow_debt.capture.fingerprint",
     "mlflow_debt.output",
     "mlflow_debt.errors",

@@ -23,6 +23,7 @@ PURE = [
     "mlflow_debt.report.render",
     "mlflow_debt.report.checks_config",
     "mlflow_debt.report.checks_loops",
+    "mlflow_debt.report.annotate",
 ]
 HEAVY = ("mlflow", "numpy", "yaml", "pandas", "sklearn")
 

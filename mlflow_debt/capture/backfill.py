@@ -15,6 +15,10 @@ LoggedModels get the same: a LoggedModel with an input signature and no feature 
 tagged from its signature (``set_logged_model_tags``, source ``backfill:signature``), since a
 version reads its LoggedModel's features before its run's. LoggedModels that carry feature tags
 are left alone, so that is idempotent too.
+
+Then registered versions whose source (LoggedModel, else run) is in the experiments read get
+their source's feature tags as version tags (:mod:`mlflow_debt.capture.versions`: the same rule
+as at registration; a version tagged by hand is never touched).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_debt import store, tags
 from mlflow_debt.capture import profile as capture
+from mlflow_debt.capture import version_tags
 from mlflow_debt.prune.history import OP_TAG
 from mlflow_debt.tags import FeatureRecord
 
@@ -47,6 +52,11 @@ class BackfillResult:
     models_from_signature: list[str] = field(default_factory=list)
     models_untaggable: list[str] = field(default_factory=list)
     models_already_tagged: int = 0
+    #: Model versions given their source's features, those whose source has none, and those
+    #: already tagged (only versions whose source is in the experiments read).
+    versions_tagged: list[tuple[str, int]] = field(default_factory=list)
+    versions_untaggable: list[tuple[str, int]] = field(default_factory=list)
+    versions_already_tagged: int = 0
 
     @property
     def tagged(self) -> int:
@@ -155,10 +165,14 @@ def backfill(
     for model in models:
         if model.source_run_id:
             by_run.setdefault(model.source_run_id, []).append(model)
+    sources: dict[str, dict[str, str]] = {
+        m.model_id: version_tags.feature_tags(m.tags or {}) for m in models
+    }
     pending: list[Run] = []
     for run in store.iter_runs(client, ids):
         if OP_TAG in run.data.tags:
             continue  # mlflow-debt's own record (a prune's audit run), not a training run
+        sources[run.info.run_id] = version_tags.feature_tags(run.data.tags)
         if tags.has_features(run.data.tags):
             result.already_tagged += 1
             continue
@@ -166,15 +180,62 @@ def backfill(
         if records is None:
             pending.append(run)
             continue
+        sources[run.info.run_id] = tags.encode(records, SOURCE_DATASET)
         if not dry_run:
-            store.set_run_tags(client, run.info.run_id, tags.encode(records, SOURCE_DATASET))
+            store.set_run_tags(client, run.info.run_id, sources[run.info.run_id])
         result.tagged_from_dataset.append(run.info.run_id)
     for run in pending:
         records = _from_signature(client, by_run.get(run.info.run_id, []), known)
         if records is None:
             result.untaggable.append(run.info.run_id)
             continue
+        sources[run.info.run_id] = tags.encode(records, SOURCE_SIGNATURE)
         if not dry_run:
-            store.set_run_tags(client, run.info.run_id, tags.encode(records, SOURCE_SIGNATURE))
+            store.set_run_tags(client, run.info.run_id, sources[run.info.run_id])
         result.tagged_from_signature.append(run.info.run_id)
+    _backfill_versions(client, sources, known, result, dry_run)
     return result
+
+
+def _backfill_versions(
+    client: MlflowClient,
+    sources: dict[str, dict[str, str]],
+    known: dict[str, list[FeatureRecord] | None],
+    result: BackfillResult,
+    dry_run: bool,
+) -> None:
+    """Copy each version's source features (``sources``: LoggedModel or run id -> its feature
+    tags, for the experiments read; LoggedModels just tagged from ``known`` signatures) onto the
+    version."""
+    for tagged_model in result.models_from_signature:
+        records = known.get(tagged_model)
+        if records:
+            sources[tagged_model] = tags.encode(records, SOURCE_SIGNATURE)
+    for mv in store.iter_model_versions(client):
+        model_id = version_tags.model_id_of(getattr(mv, "model_id", None), mv.source)
+        in_scope = [s for s in (model_id, mv.run_id) if s and s in sources]
+        if not in_scope:
+            continue  # its source is in another experiment (or gone)
+        found = next(
+            (
+                (sources[s], version_tags.source_uri(s if s == model_id else None, s))
+                for s in in_scope
+                if sources[s]
+            ),
+            None,
+        )
+        target = (str(mv.name), int(mv.version))
+        current = dict(mv.tags or {})
+        if found is None:
+            if tags.has_features(current):
+                result.versions_already_tagged += 1
+            else:
+                result.versions_untaggable.append(target)
+            continue
+        write = version_tags.plan(current, *found)
+        if not write:
+            result.versions_already_tagged += 1
+            continue
+        if not dry_run:
+            version_tags.apply(client, mv.name, mv.version, write)
+        result.versions_tagged.append(target)

@@ -368,6 +368,7 @@ def install() -> None:
         from mlflow_debt.capture import engines  # pyspark.ml, xgboost, lightgbm
 
         engines.install()
+        importlib.import_module("mlflow_debt.capture.versions").install()  # version tags
         with _lock:
             _active = True
             if _base_state or _finder is not None:
@@ -395,6 +396,7 @@ def uninstall() -> None:
     from mlflow_debt.capture import engines
 
     engines.uninstall()
+    importlib.import_module("mlflow_debt.capture.versions").uninstall()
     with _lock:
         _active = False
         _remove_finder()

@@ -657,6 +657,9 @@ def _write_run(run_id: str) -> None:
                 store.set_run_tags(client, run_id, changed)
             for model_id, encoded in model_tags.items():
                 store.set_logged_model_tags(client, model_id, encoded)
+                _notify_written(run_id, model_id, encoded)
+            if changed:
+                _notify_written(run_id, None, wanted)
     except BaseException:
         with _lock:  # try again on the next write
             for mid, f in to_models.items():
@@ -1045,3 +1048,21 @@ if hasattr(os, "register_at_fork"):
         after_in_parent=_after_fork_in_parent,
         after_in_child=_after_fork_in_child,
     )
+
+
+# --- write listeners (minimal; see capture/versions.py) -------------------------------------
+
+_write_listeners: list[Any] = []
+
+
+def add_write_listener(fn: Any) -> None:
+    """Call ``fn(run_id, model_id, tags)`` after each successful write of a run's (``model_id``
+    None) or a LoggedModel's feature tags; ``tags`` is the whole feature set written."""
+    if fn not in _write_listeners:
+        _write_listeners.append(fn)
+
+
+def _notify_written(run_id: str, model_id: str | None, written: dict[str, str]) -> None:
+    for fn in list(_write_listeners):
+        with contextlib.suppress(Exception):  # a listener never fails the write
+            fn(run_id, model_id, written)

@@ -69,6 +69,9 @@ def backfill_json(result: BackfillResult, dry_run: bool) -> dict[str, Any]:
         "models_from_signature": result.models_from_signature,
         "models_untaggable": result.models_untaggable,
         "models_already_tagged": result.models_already_tagged,
+        "versions_tagged": [{"name": n, "version": v} for n, v in result.versions_tagged],
+        "versions_untaggable": [{"name": n, "version": v} for n, v in result.versions_untaggable],
+        "versions_already_tagged": result.versions_already_tagged,
     }
 
 
@@ -84,5 +87,11 @@ def backfill_text(result: BackfillResult, dry_run: bool) -> str:
         text += (
             f"\n{verb} {len(result.models_from_signature)} logged model(s) from their "
             f"signatures; {len(result.models_untaggable)} had no usable signature."
+        )
+    if result.versions_tagged or result.versions_untaggable:
+        text += (
+            f"\n{verb} {len(result.versions_tagged)} model version(s) with their source's "
+            f"features; {len(result.versions_untaggable)} version(s) have a source without "
+            f"feature tags; {result.versions_already_tagged} already had them."
         )
     return text

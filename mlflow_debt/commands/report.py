@@ -27,6 +27,7 @@ Examples:
   mlflow-debt report --declared consumers.yaml --fail-on undeclared-consumer,entanglement
   mlflow-debt report --fail-on any --output report.html   # CI: exit 1 on any finding
   mlflow-debt report --log --output report.html   # daily CI: MLflow charts the trend
+  mlflow-debt report --annotate --output report.html   # findings on the registry too
 """
 
 FORMATS = ("html", "markdown", "json")  # report.render.FORMATS (not imported: --help stays light)
@@ -159,6 +160,13 @@ def _write(path: str, text: str) -> None:
     show_default=True,
     help="Flag models without a version limit above this many live versions.",
 )
+@click.option(
+    "--annotate",
+    is_flag=True,
+    help="Also write each finding as a short `mlflow_debt.findings` tag on the registered "
+    "models and versions it concerns (removed where the finding is gone); no other tag, "
+    "description or alias is touched.",
+)
 def report(
     tracking_uri: str | None,
     experiments: tuple[str, ...],
@@ -170,6 +178,7 @@ def report(
     log_run: bool,
     fan_out: int,
     many_versions: int,
+    annotate: bool,
 ) -> None:
     """One page with the ML technical debt recorded in MLflow, and a CI gate.
 
@@ -211,6 +220,15 @@ def report(
                 f"in experiment 'mlflow-debt' (id {logged.experiment_id})"
                 + (f": {logged.url}" if logged.url else "")
             ),
+            err=True,
+        )
+    if annotate:
+        from mlflow_debt.report.publish import publish
+
+        done = publish(client, result, models)
+        click.echo(
+            f"Annotated the registry: {done.written} findings tag(s) written, "
+            f"{done.removed} removed.",
             err=True,
         )
     found = find_gated(result, gate)

@@ -106,6 +106,16 @@ name_option = click.option(
     show_default=True,
     help="Largest accepted delivery, in bytes (413 beyond).",
 )
+@click.option(
+    "--annotate/--no-annotate",
+    default=True,
+    show_default=True,
+    envvar="MLFLOW_DEBT_ANNOTATE",
+    show_envvar=True,
+    help="After each enforcement (that model) and each reconcile (every model), write the "
+    "report's findings as a `mlflow_debt.findings` tag on the registered models and versions "
+    "they concern, and remove it where a finding is gone.",
+)
 @tracking_uri_option
 @click.pass_context
 def serve(
@@ -117,6 +127,7 @@ def serve(
     reconcile_every: float,
     settle: float,
     max_body: int,
+    annotate: bool,
     tracking_uri: str | None,
 ) -> None:
     """Enforce each model's version limit the moment MLflow registers a version.
@@ -124,7 +135,9 @@ def serve(
     Receives MLflow's webhooks (install them with `serve install`) on POST /webhook, verifies
     their signature, and for each model that has a policy (mlflow_debt.max_versions) runs the
     equivalent of `mlflow-debt prune --model NAME --yes`, recorded in the audit and undone with
-    `mlflow-debt restore`. Models without a policy are never touched. GET /healthz, GET /status.
+    `mlflow-debt restore`. Models without a policy are never pruned. A newly registered
+    version gets its source's feature tags; the report's findings go onto the models and
+    versions they concern (mlflow_debt.findings; --no-annotate). GET /healthz, GET /status.
     Stops cleanly on SIGTERM. See docs/enforce.md.
     """
     if ctx.invoked_subcommand is not None:
@@ -149,6 +162,8 @@ def serve(
         enforce=lambda name: enforce.enforce(client, name),
         reconcile_models=lambda: enforce.models_with_policy(client),
         log=log,
+        tag_version=lambda name, version: enforce.tag_version(client, name, version),
+        annotate=(lambda model: enforce.annotate(client, model)) if annotate else None,
     )
     try:
         app.run(svc, host, port, max_body)

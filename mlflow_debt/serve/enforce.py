@@ -1,4 +1,5 @@
-"""One enforcement: ``mlflow-debt prune --model NAME --yes``, for a model that has a policy.
+"""One enforcement: ``mlflow-debt prune --model NAME --yes``, for a model that has a policy;
+and the service's two other writes: a new version's feature tags, the findings tags.
 
 The ONLY module of the service that calls prune code (``prune.read``, ``apply``, ``audit``,
 ``history`` and ``plan``): the same load, re-plan, re-check before each delete, audit record (tagged
@@ -12,9 +13,12 @@ from dataclasses import dataclass
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
+from mlflow_debt.capture import version_tags
 from mlflow_debt.errors import InputError, NotFoundError
 from mlflow_debt.prune import apply, audit, history, read
 from mlflow_debt.prune import plan as retention
+from mlflow_debt.report import publish
+from mlflow_debt.report import read as report_read
 
 TRIGGER = "serve"
 
@@ -70,6 +74,26 @@ def enforce(client: MlflowClient, name: str, *, workers: int | None = None) -> O
         vanished=len(result.by_state(history.VANISHED)),
         prune_id=result.prune_id,
     )
+
+
+def tag_version(client: MlflowClient, name: str, version: str) -> version_tags.Tagged:
+    """Give a newly registered version its source's feature tags (idempotent; never a tag
+    someone set by hand)."""
+    return version_tags.tag_version(client, name, version)
+
+
+def annotate(client: MlflowClient, model: str | None) -> publish.Published:
+    """Write the report's findings about ``model`` (None: every model) onto the registry.
+
+    The report reads the whole store (entanglement is about every consumer); only ``model``'s
+    and its versions' ``mlflow_debt.findings`` tags are written when one is given.
+    """
+    models = () if model is None else (model,)
+    try:
+        report = report_read.build(client, (), models)
+        return publish.publish(client, report, models)
+    except NotFoundError:  # the model was deleted since the event
+        return publish.Published(0, 0, 0)
 
 
 def models_with_policy(client: MlflowClient) -> list[str]:

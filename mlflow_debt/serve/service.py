@@ -5,6 +5,14 @@ worker thread runs enforcements one at a time, each retried with backoff on a se
 then left to the next reconcile. The reconcile (at start, then every ``reconcile_every``
 seconds) enqueues every model with a policy, because a delivery can be lost.
 
+Two more jobs ride on the same worker, both optional: a version named by a
+``model_version.created`` delivery gets its source's feature tags (``tag_version``) before its
+model is enforced, and after the enforcements (the model enforced, or every model when several
+were, once no model is pending: a burst is annotated once) and after each reconcile (every
+model) the report's findings are written onto the registry (``annotate``,
+``mlflow_debt.findings``; off with ``serve --no-annotate``). Their failures are logged, never
+retried: the next event or reconcile tries again.
+
 Shutdown (:meth:`Service.stop`): no new enforcement starts; the one running finishes (a prune
 records every deletion before making it, so even a kill mid-way leaves a consistent audit that
 the next reconcile completes); pending models are abandoned to the next start's reconcile.
@@ -23,6 +31,11 @@ from typing import Any, TextIO
 
 from mlflow_debt.serve import verify
 from mlflow_debt.serve.queue import Coalescer, Seen
+
+#: Versions remembered per model between enforcements, and models with such versions: beyond,
+#: new versions are left to ``mlflow-debt backfill`` (the pending queue is bounded the same way).
+MAX_NEW_VERSIONS = 1_000
+MAX_MODELS_WITH_NEW_VERSIONS = 10_000
 
 
 class Log:
@@ -56,6 +69,9 @@ class Stats:
     #: Models looked at but not enforced: no policy, gone, or a policy that cannot apply.
     left_alone: int = 0
     versions_deleted: int = 0
+    #: Versions given their source's feature tags; findings tags written or removed.
+    versions_tagged: int = 0
+    annotations: int = 0
     reconciles: int = 0
     last_error: str | None = None
     last_error_at: str | None = None
@@ -85,10 +101,19 @@ class Service:
         reconcile_models: Callable[[], list[str]],
         log: Log | None = None,
         clock: Callable[[], float] = time.time,
+        tag_version: Callable[[str, str], Any] | None = None,
+        annotate: Callable[[str | None], Any] | None = None,
     ) -> None:
         self.settings = settings
         self._enforce = enforce
         self._reconcile_models = reconcile_models
+        self._tag_version = tag_version
+        self._annotate = annotate
+        #: model -> versions created since its last enforcement (bounded like the queue).
+        self._new_versions: dict[str, set[str]] = {}
+        self._annotate_lock = threading.Lock()
+        #: Models enforced since the last annotation (annotated once the queue is quiet).
+        self._to_annotate: dict[str, None] = {}
         self.log = log or Log()
         self.clock = clock
         self.stats = Stats()
@@ -123,6 +148,12 @@ class Service:
             self.log("delivery.ignored", delivery_id=delivery_id, webhook_event=event.name)
             return 200, {"status": "ignored", "verified": True}
         self._count("accepted")
+        if event.version is not None and self._tag_version is not None:
+            with self._lock:
+                if len(self._new_versions) < MAX_MODELS_WITH_NEW_VERSIONS:
+                    versions = self._new_versions.setdefault(event.model, set())
+                    if len(versions) < MAX_NEW_VERSIONS:
+                        versions.add(event.version)
         queued = self.queue.add(event.model, time.monotonic())
         self.log(
             "delivery.accepted",
@@ -158,6 +189,8 @@ class Service:
                 "enforcement_failures": self.stats.enforcement_failures,
                 "left_alone": self.stats.left_alone,
                 "versions_deleted": self.stats.versions_deleted,
+                "versions_tagged": self.stats.versions_tagged,
+                "annotations": self.stats.annotations,
                 "reconciles": self.stats.reconciles,
                 "last_error": self.stats.last_error,
                 "last_error_at": self.stats.last_error_at,
@@ -212,7 +245,63 @@ class Service:
         self.queue.overflowed = False
         self._count("reconciles")
         self.log("reconcile.queued", models=len(names))
+        self.annotate(None)
         return len(names)
+
+    def annotate(self, model: str | None) -> None:
+        """Write the findings of ``model`` (None: every model) onto the registry; logged."""
+        if self._annotate is None:
+            return
+        started = time.monotonic()
+        with self._annotate_lock:
+            try:
+                done = self._annotate(model)
+            except Exception as exc:  # noqa: BLE001  the daemon outlives one failed annotation
+                message = " ".join(str(exc).split())[:500]
+                self.log("annotate.failed", level="warning", model=model, error=message)
+                self._error(f"annotating: {message}")
+                return
+        changed = int(getattr(done, "written", 0)) + int(getattr(done, "removed", 0))
+        self._count("annotations", changed)
+        self.log(
+            "annotate.done",
+            model=model,
+            written=getattr(done, "written", 0),
+            removed=getattr(done, "removed", 0),
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    def _tag_new_versions(self, model: str) -> None:
+        """Copy each new version's source features onto it (before its model is pruned)."""
+        with self._lock:
+            versions = self._new_versions.pop(model, set())
+        if self._tag_version is None:
+            return
+        for version in sorted(versions, key=int):
+            try:
+                done = self._tag_version(model, version)
+            except Exception as exc:  # noqa: BLE001  logged; backfill or the next event tags it
+                message = " ".join(str(exc).split())[:500]
+                self.log(
+                    "version.tag_failed",
+                    level="warning",
+                    model=model,
+                    version=version,
+                    error=message,
+                )
+                self._error(f'tagging "{model}" version {version}: {message}')
+                continue
+            status = getattr(done, "status", None)
+            if status == "tagged":
+                self._count("versions_tagged")
+            self.log(
+                "version.tagged" if status == "tagged" else "version.checked",
+                model=model,
+                version=version,
+                status=status,
+                source=getattr(done, "source", None),
+                written=getattr(done, "written", 0),
+            )
 
     def _reconcile_loop(self) -> None:
         every = self.settings.reconcile_every
@@ -224,17 +313,26 @@ class Service:
         while not self._stopping.is_set():
             if self.queue.overflowed:
                 self.reconcile()
-            model = self.queue.take(time.monotonic)
+            if self._to_annotate and self.queue.pending() == 0:
+                # Quiet: annotate what was enforced. Never in the middle of a burst, so its
+                # enforcements still coalesce (one report read for the whole burst).
+                models, self._to_annotate = list(self._to_annotate), {}
+                self.annotate(models[0] if len(models) == 1 else None)
+                continue
+            model = self.queue.take(time.monotonic, timeout=0.5 if self._to_annotate else None)
             if model is None:
                 continue
             self.current = model
             try:
-                self._run(model)
+                self._tag_new_versions(model)
+                if self._run(model) and self._annotate is not None:
+                    self._to_annotate[model] = None
             finally:
                 self.current = None
                 self.queue.finish(model)
 
-    def _run(self, model: str) -> None:
+    def _run(self, model: str) -> bool:
+        """Enforce ``model`` (with retries); True when it was looked at (enforced or not)."""
         delay = self.settings.backoff
         for attempt in range(1, self.settings.attempts + 1):
             started = time.monotonic()
@@ -254,9 +352,9 @@ class Service:
                 if last:
                     self._count("enforcement_failures")
                     self._error(f'enforcing "{model}": {message}')
-                    return  # left to the next reconcile
+                    return False  # left to the next reconcile
                 if self._stopping.wait(delay):
-                    return
+                    return False
                 delay *= 2
                 continue
             status = getattr(outcome, "status", None)
@@ -275,7 +373,8 @@ class Service:
                 detail=getattr(outcome, "detail", "") or None,
                 seconds=round(time.monotonic() - started, 3),
             )
-            return
+            return status != "missing"
+        return False
 
     def _error(self, message: str) -> None:
         with self._lock:

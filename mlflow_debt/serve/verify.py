@@ -71,6 +71,8 @@ class Event:
     model: str | None
     #: Whether it asks for an enforcement of ``model``.
     enforce: bool
+    #: ``model_version.created``: the new version's number (its features are copied to it).
+    version: str | None = None
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
@@ -127,4 +129,8 @@ def parse(body: bytes) -> Event:
     if name.startswith("model_version_tag."):
         # Only the keep tag protects a version; other tags cannot make one prunable.
         enforce = data.get("key") == KEEP_TAG
-    return Event(name, model, enforce=enforce)
+    version = None
+    if name == "model_version.created":
+        number = str(data.get("version", ""))
+        version = number if number.isdigit() and len(number) <= 18 else None
+    return Event(name, model, enforce=enforce, version=version)

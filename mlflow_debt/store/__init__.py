@@ -15,7 +15,9 @@ find only :mod:`.paging` and the readers here):
 * :mod:`.paging`: page and batch sizes, filter quoting, the pagination loop, the thread pool;
 * :mod:`.runs`: experiments, runs, run tags, the training process's fluent run;
 * :mod:`.registry`: registered models, versions, aliases;
-* :mod:`.logged_models`: LoggedModels and their tags.
+* :mod:`.logged_models`: LoggedModels and their tags;
+* :mod:`.registry_tags`: tags on versions and registered models (one call per key), and the
+  one-object reads that version tagging needs.
 """
 
 from __future__ import annotations
@@ -139,6 +141,27 @@ from mlflow_debt.store.registry import (
 )
 from mlflow_debt.store.registry import (
     versions_of as versions_of,
+)
+from mlflow_debt.store.registry_tags import (
+    delete_model_version_tags as delete_model_version_tags,
+)
+from mlflow_debt.store.registry_tags import (
+    delete_registered_model_tag as delete_registered_model_tag,
+)
+from mlflow_debt.store.registry_tags import (
+    get_model_version as get_model_version,
+)
+from mlflow_debt.store.registry_tags import (
+    logged_model_tags as logged_model_tags,
+)
+from mlflow_debt.store.registry_tags import (
+    run_tags as run_tags,
+)
+from mlflow_debt.store.registry_tags import (
+    set_model_version_tags as set_model_version_tags,
+)
+from mlflow_debt.store.registry_tags import (
+    set_registered_model_tag as set_registered_model_tag,
 )
 from mlflow_debt.store.runs import (
     active_run_id as active_run_id,
