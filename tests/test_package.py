@@ -182,3 +182,17 @@ def test_the_test_extra_holds_no_maintainer_tools() -> None:
     names = {req.split("[")[0].split(">")[0].split("=")[0].strip() for req in extras["test"]}
     assert not names & {"ruff", "mypy", "playwright", "pytest-cov", "build", "twine"}
     assert "mlflow-debt[test]" in extras["dev"]
+
+
+def test_dir_lists_the_lazily_loaded_public_api() -> None:
+    """``dir(mlflow_debt)`` (completion, ``help``) shows what ``__all__`` promises, unloaded."""
+    out = fresh_python(
+        "import mlflow_debt, sys; print(sorted(dir(mlflow_debt)));"
+        " print('mlflow_debt.api' in sys.modules)"
+    )
+    assert out.returncode == 0, out.stderr
+    names, loaded = out.stdout.strip().splitlines()
+    for name in ("log_features", "get_features", "flush", "FeatureSet", "FeatureRecord"):
+        assert repr(name) in names, names
+    assert "__version__" in names
+    assert loaded == "False"  # listing the names does not import them

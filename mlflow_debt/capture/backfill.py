@@ -8,7 +8,8 @@ What MLflow already knows about a run's inputs, in order of preference:
    the run, read with ``mlflow.models.get_model_info``): column names and types.
 
 Fingerprints are unknown (``?``) for both. Runs that already carry feature tags are skipped, so
-running it twice changes nothing.
+running it twice changes nothing. mlflow-debt's own runs (the prune audit's) are not training
+runs: they are neither tagged nor counted.
 
 LoggedModels get the same: a LoggedModel with an input signature and no feature tags of its own is
 tagged from its signature (``set_logged_model_tags``, source ``backfill:signature``), since a
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_debt import store, tags
 from mlflow_debt.capture import profile as capture
+from mlflow_debt.prune.history import OP_TAG
 from mlflow_debt.tags import FeatureRecord
 
 if TYPE_CHECKING:
@@ -155,6 +157,8 @@ def backfill(
             by_run.setdefault(model.source_run_id, []).append(model)
     pending: list[Run] = []
     for run in store.iter_runs(client, ids):
+        if OP_TAG in run.data.tags:
+            continue  # mlflow-debt's own record (a prune's audit run), not a training run
         if tags.has_features(run.data.tags):
             result.already_tagged += 1
             continue

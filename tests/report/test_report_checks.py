@@ -378,6 +378,14 @@ def test_prune_history_lists_prunes_with_their_restore_command(client):
     assert "1 prune recorded, 2 versions deleted" in report.result("prune-history").note
 
 
+def test_one_pruned_version_is_counted_in_the_singular(client):
+    for i, acc in enumerate([0.7, 0.9]):
+        clean_version(client, "churn_model", metrics={"accuracy": acc}, start=i)
+    assert cli_run("prune", "--max-versions", "1", "--yes").exit_code == 0
+    note = assess(client).result("prune-history").note
+    assert "1 prune recorded, 1 version deleted by them" in note, note
+
+
 def test_a_prune_that_failed_to_delete_is_a_finding(client, mocker):
     for i, acc in enumerate([0.7, 0.9, 0.8]):
         clean_version(client, "churn_model", metrics={"accuracy": acc}, start=i)
