@@ -67,6 +67,18 @@ def test_help_works_without_importing_mlflow() -> None:
     assert "prune" in out.stdout
 
 
+def test_the_everyday_tier_is_one_marker_expression_everywhere() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (core,) = re.findall(r"^CORE='([^']+)'$", ci, re.MULTILINE)
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"CORE := {core}\n" in makefile
+    test_sh = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    for text in (README, test_sh):
+        found = set(re.findall(r'-m "(not slow[^"]*)"', text))
+        assert found == {core}, found
+    assert "everyday" in test_sh
+
+
 def test_every_report_check_is_documented() -> None:
     from mlflow_debt.report.model import CHECKS
 

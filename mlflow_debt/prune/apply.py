@@ -22,6 +22,7 @@ from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.history import (
     AUDIT_EXPERIMENT,
     DELETED,
+    DENIED,
     FAILED,
     PLANNED,
     REINSTATED,
@@ -193,6 +194,10 @@ def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
             rec.state = DELETED
             _reinstate_if_aliased(client, prune_id, index[id(rec)], rec, watch)
         except MlflowException as exc:
+            if store.is_denied(exc):
+                # Refused to us for this version only: leave it, go on with the others.
+                rec.state, rec.detail = DENIED, f"permission denied: {store.one_line(exc.message)}"
+                return
             if store.is_not_found(exc):
                 # It existed a moment ago: most likely our own delete, retried by MLflow's
                 # client after a lost response (or a concurrent prune). Record it as deleted so

@@ -28,7 +28,7 @@ TRIGGER_TAG: Final = "mlflow_debt.trigger"
 RESTORING_TAG: Final = "mlflow_debt.restoring."
 
 #: A record's state in the audit.
-RecordState = Literal["planned", "deleted", "vanished", "skipped", "failed", "reinstated"]
+RecordState = Literal["planned", "deleted", "vanished", "skipped", "failed", "reinstated", "denied"]
 PLANNED: Final = "planned"  # recorded, delete not (yet) attempted or its outcome unknown (crash)
 DELETED: Final = "deleted"  # deleted by this prune
 VANISHED: Final = "vanished"  # already gone when this prune came to delete it: not deleted by it
@@ -36,6 +36,9 @@ SKIPPED: Final = "skipped"  # not deleted: protected or kept on re-check, or aft
 FAILED: Final = "failed"  # the delete call failed
 #: deleted, then registered again at once: an alias moved onto it while its delete was in flight
 REINSTATED: Final = "reinstated"
+#: not deleted: the tracking server refused this version to this user (HTTP 403, e.g. MLflow
+#: 3.17's per-version permissions with an explicit deny); the others went ahead
+DENIED: Final = "denied"
 
 #: A prune run's state (tag :data:`STATE_TAG`): ``deleting`` until its result is written.
 PruneState = Literal["deleting", "done", "failed"]
@@ -118,7 +121,9 @@ class AuditEntry:
 @dataclass
 class Restored:
     entry: AuditEntry
-    new_version: int | None  # None for a dry run
+    new_version: int | None  # None for a dry run, or when denied
+    #: Why the tracking server refused to register it to this user (HTTP 403); None otherwise.
+    denied: str | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ find only :mod:`.paging` and the readers here):
 * :mod:`.paging`: page and batch sizes, filter quoting, the pagination loop, the thread pool;
 * :mod:`.runs`: experiments, runs, run tags, the training process's fluent run;
 * :mod:`.registry`: registered models, versions, aliases;
-* :mod:`.logged_models`: LoggedModels and their tags.
+* :mod:`.logged_models`: LoggedModels and their tags;
+* :mod:`.writes`: creates that converge whether or not MLflow's client retried them, and a 403 on
+  one object told apart (MLflow 3.17's per-version permissions).
 """
 
 from __future__ import annotations
@@ -175,4 +177,10 @@ from mlflow_debt.store.runs import (
 )
 from mlflow_debt.store.runs import (
     set_run_tags as set_run_tags,
+)
+from mlflow_debt.store.writes import (
+    create_once as create_once,
+)
+from mlflow_debt.store.writes import (
+    is_denied as is_denied,
 )

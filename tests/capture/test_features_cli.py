@@ -112,6 +112,7 @@ def _signature_run(frame: pd.DataFrame) -> str:
     return run.info.run_id
 
 
+@pytest.mark.slow  # autolog's log_model infers requirements in a subprocess
 def test_backfill_tags_from_datasets_and_signatures_and_is_idempotent(
     runner, client, frame, monkeypatch
 ) -> None:
