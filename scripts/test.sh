@@ -4,7 +4,7 @@
 #   bash scripts/test.sh                  # everything (what CI runs)
 #   bash scripts/test.sh -m "not slow and not server and not postgres and not browser"  # everyday
 # Environment: VENV (default .venv) picks the virtualenv; PINS adds requirements to it, e.g.
-#   VENV=/tmp/venv-old PINS="mlflow==3.1.0 sqlalchemy<2.1" bash scripts/test.sh -m "not slow"
+#   VENV=/tmp/venv-old PINS="mlflow==3.1.0 sqlalchemy<2.1" bash scripts/test.sh tests/prune
 # NO_DEPS replaces packages afterwards with --no-deps, then installs their other requirements:
 # how MLflow 3.18 installs where mlflow-tracing 3.18.0 is missing (mlflow-skinny carries its
 # modules), e.g. NO_DEPS="mlflow==3.18.0 mlflow-skinny==3.18.0" (.ci/run does).
