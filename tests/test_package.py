@@ -91,6 +91,7 @@ def test_pure_modules_import_neither_mlflow_nor_numpy_nor_yaml(module: str) -> N
     assert proc.stdout.split() == [], f"{module} imports {proc.stdout.strip()} at module level"
 
 
+@pytest.mark.slow  # fresh interpreters importing mlflow and sklearn
 def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
     """The plugin is a guest in every ``import mlflow``: the hook is installed, the recorder (and
     the tag schema, dataclasses and the fork handlers with it) waits for the first fit."""
@@ -107,6 +108,7 @@ def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
     assert "mlflow_debt.tags" not in modules
 
 
+@pytest.mark.slow  # fresh interpreters importing mlflow and sklearn
 def test_first_fits_in_several_threads_at_once_all_work(tmp_path) -> None:
     """The recorder is imported by the first fit: threads whose first fits start together must
     each see it whole (one of them imports it while the others wait), never half-imported."""

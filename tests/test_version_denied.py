@@ -177,12 +177,15 @@ def test_the_per_version_tier_denying_deletes_is_reported_version_by_version(
     if not hasattr(permissions, "RESOURCE_TYPE_REGISTERED_MODEL_VERSION"):
         pytest.skip("MLflow before 3.17 has no per-version permissions")
     make_model(admin, "fraud", [0.1, 0.2, 0.3])
+    audit_exp = audit.audit_experiment_id(admin)
+    assert audit_exp is not None
     dave = ("dave", "D4ve-s3cret-pw-42")
     grant(
         auth_server,
         dave,
         ("registered_model", "fraud", "MANAGE"),
         ("registered_model_version", "*", "READ"),
+        ("experiment", audit_exp, "EDIT"),
     )
     as_user(monkeypatch, dave)
     result = invoke(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import mlflow
@@ -31,6 +33,7 @@ def _frame(seed: int) -> pd.DataFrame:
     return pd.DataFrame({"user_age": rng.normal(38, 11, 300), "tenure": rng.exponential(9, 300)})
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_deleted_versions_run_is_not_a_consumer(client) -> None:
     team = client.create_experiment("churn-team")
     _train(_frame(0), "churn_model", team)

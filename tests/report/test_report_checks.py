@@ -241,6 +241,7 @@ def test_reproducibility_lists_what_each_version_lacks(client):
     )
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_real_logged_model_with_a_signature_passes(client):
     import mlflow
     import pandas as pd
@@ -271,6 +272,7 @@ def test_a_real_logged_model_with_a_signature_passes(client):
     assert run.info.run_id in {mv.run_id}
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_logged_model_without_a_signature_is_found(client):
     import mlflow
     import pandas as pd
