@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
