@@ -145,7 +145,19 @@ def test_restore_leaves_the_denied_versions_reports_them_and_does_the_rest(
 ) -> None:
     for name in ("churn2", "ltv2"):
         make_model(admin, name, [0.1, 0.2, 0.3])
-    assert invoke("prune", "--max-versions", "1", "--yes", "--tracking-uri", auth_server.url)
+    pruned = invoke(
+        "prune",
+        "--model",
+        "churn2",
+        "--model",
+        "ltv2",
+        "--max-versions",
+        "1",
+        "--yes",
+        "--tracking-uri",
+        auth_server.url,
+    )
+    assert pruned.exit_code == 0, pruned.output
     audit_exp = admin.get_experiment_by_name(history.AUDIT_EXPERIMENT).experiment_id
     # carol may manage churn2 and write the prune history; ltv2 she may only read.
     grant(
@@ -155,7 +167,17 @@ def test_restore_leaves_the_denied_versions_reports_them_and_does_the_rest(
         ("experiment", audit_exp, "EDIT"),
     )
     as_user(monkeypatch, CAROL)
-    result = invoke("restore", "--all", "--format", "json", "--tracking-uri", auth_server.url)
+    result = invoke(
+        "restore",
+        "--model",
+        "churn2",
+        "--model",
+        "ltv2",
+        "--format",
+        "json",
+        "--tracking-uri",
+        auth_server.url,
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["restored"], doc
@@ -209,3 +231,42 @@ def test_the_per_version_tier_denying_deletes_is_reported_version_by_version(
     assert live(admin, "fraud") == {1, 2, 3}
     report = invoke("report", "--format", "json", "--tracking-uri", auth_server.url)
     assert report.exit_code == 0, report.output
+
+
+def test_the_report_says_which_versions_it_could_not_read_and_reads_the_rest(
+    admin: MlflowClient, auth_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """erin may not read the experiment one model's runs live in: its versions' model artifacts
+    answer 403. The report is made, counts them as not read (never as missing), reads the rest."""
+    readable = admin.create_experiment("readable")
+    hidden = admin.create_experiment("hidden")
+    for name, exp_id in (("seen", readable), ("unseen", hidden)):
+        admin.create_registered_model(name)
+        run = admin.create_run(exp_id)
+        admin.log_text(run.info.run_id, "flavors: {}\n", "model/MLmodel")
+        admin.create_model_version(
+            name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, await_creation_for=0
+        )
+    erin = ("erin", "Er1n-s3cret-pw-42")
+    grant(auth_server, erin, ("experiment", hidden, "DENY"))
+    as_user(monkeypatch, erin)
+    result = invoke(
+        "report",
+        "--model",
+        "seen",
+        "--model",
+        "unseen",
+        "--format",
+        "json",
+        "--tracking-uri",
+        auth_server.url,
+    )
+    assert result.exit_code == 0, result.output
+    assert "does not exist" not in result.output
+    doc = json.loads(result.stdout)
+    (repro,) = [c for c in doc["checks"] if c["id"] == "reproducibility"]
+    assert "could not be read" in repro["note"], repro
+    missing = [
+        f for f in repro["findings"] if "unseen" in f["subject"] and "missing" in f["message"]
+    ]
+    assert missing == [], missing
