@@ -184,7 +184,7 @@ def test_restore_leaves_the_denied_versions_reports_them_and_does_the_rest(
     assert sorted((r["name"], r["version"]) for r in doc["restored"]) == [
         ("churn2", 1),
         ("churn2", 2),
-    ]
+    ], doc
     assert sorted((r["name"], r["version"]) for r in doc["denied"]) == [("ltv2", 1), ("ltv2", 2)]
     assert all("does not exist" not in r["detail"] for r in doc["denied"])
     assert len(live(admin, "churn2")) == 3
