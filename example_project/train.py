@@ -12,7 +12,7 @@ import os
 import sys
 
 import mlflow
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> str:
             registered_model_name=None if args.no_register else spec.name,
         )
         mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
+        if hasattr(model, "predict_proba"):  # a loss: lower is better (prune --lower-is-better)
+            loss = log_loss(y_test, model.predict_proba(X_test))
+            mlflow.log_metric("log_loss", loss, model_id=info.model_id)
         mlflow.log_metrics({f"feature_importance.{k}": v for k, v in importances(model).items()})
         print(f"{spec.name}: accuracy={accuracy:.3f} run_id={run.info.run_id}")
         return run.info.run_id

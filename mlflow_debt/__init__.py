@@ -26,3 +26,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(tags, name)
     raise AttributeError(f"module 'mlflow_debt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names and the lazily loaded public API (``dir()``, completion, ``help``)."""
+    return sorted(set(globals()) | set(__all__))

@@ -163,8 +163,9 @@ def cli() -> None:
     """Pay down the hidden technical debt of ML systems recorded in MLflow.
 
     Feature lineage is recorded automatically: with mlflow-debt installed, every MLflow run that
-    fits a scikit-learn model tags the features it was trained on (set MLFLOW_DEBT_DISABLE=1 to
-    turn that off). These commands read those tags and the model registry.
+    fits a scikit-learn, xgboost, lightgbm or Spark ML (pyspark.ml) model tags the features it was
+    trained on (set MLFLOW_DEBT_DISABLE=1 to turn that off). These commands read those tags and
+    the model registry.
 
     Exit codes: 0 ok, 1 debt found (a --fail-on gate) or declined, 2 bad usage or input,
     3 MLflow or tracking-server error, 4 internal error, 130 interrupted.

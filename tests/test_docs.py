@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -42,6 +43,16 @@ def test_the_readme_documents_exit_codes_and_the_two_commands() -> None:
     assert "bash scripts/test.sh" in ci
 
 
+def test_the_top_level_help_names_every_engine_the_readme_names() -> None:
+    """Capture covers scikit-learn, xgboost, lightgbm and Spark ML: ``--help`` says so too."""
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(result.output.split())
+    for engine in ("scikit-learn", "xgboost", "lightgbm", "Spark ML"):
+        assert engine in README, engine
+        assert engine in help_text, engine
+
+
 @pytest.mark.slow
 def test_help_works_without_importing_mlflow() -> None:
     """`mlflow-debt --help` must be instant: subcommands load lazily."""
@@ -54,6 +65,18 @@ def test_help_works_without_importing_mlflow() -> None:
     assert out.stdout.strip().endswith("False")
     assert "features" in out.stdout
     assert "prune" in out.stdout
+
+
+def test_the_everyday_tier_is_one_marker_expression_everywhere() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (core,) = re.findall(r"^CORE='([^']+)'$", ci, re.MULTILINE)
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"CORE := {core}\n" in makefile
+    test_sh = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    for text in (README, test_sh):
+        found = set(re.findall(r'-m "(not slow[^"]*)"', text))
+        assert found == {core}, found
+    assert "everyday" in test_sh
 
 
 def test_every_report_check_is_documented() -> None:
@@ -208,3 +231,143 @@ def test_json_example_keys_match_the_real_output(
     assert result.exit_code in (0, 1), result.output
     real = json.loads(result.stdout)
     assert missing_keys(example, real) == []
+
+
+# --- every shell example runs on the demo's store -------------------------------------------------
+#
+# A fenced ``bash``/``console`` block (or a bare one whose lines start with ``$ ``) that mentions
+# ``mlflow-debt`` is an example: each of its commands runs, in order, on a copy of the demo's
+# store (tests/support/demo.py, what ``scripts/demo.sh`` leaves), from a directory holding the
+# example project's declarations file, and must exit 0 (0 or 1 with ``--fail-on``). A block that
+# cannot run there (it needs a tracking server, a secret, a run id of yours, or shows another
+# store's output) starts with the visible comment ``# illustrative: <why>``; its commands must still
+# parse (real commands, real options). ``> FILE`` and ``| jq '.a.b'`` are followed.
+
+SHELL_DOCS = [ROOT / "README.md", *DOCS]
+ILLUSTRATIVE = re.compile(r"^(\$ )?# illustrative\b")
+FENCE = re.compile(r"^```(?P<lang>\S*)[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def shell_blocks() -> list[Any]:
+    found = []
+    for doc in SHELL_DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for fence in FENCE.finditer(text):
+            lang, body = fence["lang"], fence["body"]
+            lines = body.splitlines()
+            console = lang == "console" or (
+                lang == "" and any(line.startswith("$ ") for line in lines)
+            )
+            if not (lang in ("bash", "sh", "shell") or console) or "mlflow-debt" not in body:
+                continue
+            line = text[: fence.start()].count("\n") + 1
+            illustrative = bool(lines) and bool(ILLUSTRATIVE.match(lines[0]))
+            found.append(
+                pytest.param(
+                    commands(lines, console=console),
+                    illustrative,
+                    id=f"{doc.relative_to(ROOT)}:{line}",
+                )
+            )
+    return found
+
+
+def commands(lines: list[str], *, console: bool) -> list[str]:
+    """The command lines of a block: ``$ ``-prefixed in a console block, continuations joined."""
+    out: list[str] = []
+    pending = ""
+    for raw in lines:
+        if console and not pending:
+            if not raw.startswith("$ "):
+                continue  # the command's output
+            raw = raw[2:]
+        line = pending + raw.strip()
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def test_the_examples_are_found() -> None:
+    blocks = {b.id: b.values for b in shell_blocks()}
+    runnable = [i for i, (_, illustrative) in blocks.items() if not illustrative]
+    assert len(runnable) >= 5, blocks
+    assert any(i.startswith("README.md:") for i in runnable), blocks
+    assert sum(len(lines) for lines, _ in blocks.values()) >= 30, blocks
+
+
+def parse_command(args: list[str]) -> None:
+    """Resolve ``args`` to a command and parse its options as click would; raise if wrong."""
+    ctx = cli.make_context("mlflow-debt", list(args), resilient_parsing=False)
+    while isinstance(ctx.command, click.Group) and ctx.protected_args + ctx.args:
+        _, command, rest = ctx.command.resolve_command(ctx, [*ctx.protected_args, *ctx.args])
+        assert command is not None, args
+        ctx = command.make_context(command.name, rest, parent=ctx)
+
+
+def split_pipeline(line: str) -> tuple[list[str], str | None, list[str] | None]:
+    """``mlflow-debt ARGS [> FILE] [| jq FILTER]`` as (args, file, jq argv)."""
+    words = shlex.split(line, comments=True)
+    jq = None
+    if "|" in words:
+        at = words.index("|")
+        words, jq = words[:at], words[at + 1 :]
+    target = None
+    if ">" in words:
+        at = words.index(">")
+        words, target = words[:at], words[at + 1]
+    return words, target, jq
+
+
+def jq_path(doc: Any, expression: str) -> Any:
+    """The value at a ``.a.b`` jq path (the only filter the examples use); KeyError if absent."""
+    for key in filter(None, expression.split(".")):
+        doc = doc[key]
+    return doc
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from support.demo import build_demo_store
+
+    return build_demo_store(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.mark.parametrize(("lines", "illustrative"), shell_blocks())
+def test_every_shell_example_parses(lines: list[str], illustrative: bool) -> None:
+    for line in lines:
+        if illustrative and not line.startswith("mlflow-debt "):
+            continue  # export, docker, ...: not ours to check
+        assert line.startswith("mlflow-debt "), f"not an mlflow-debt command: {line}"
+        args, _, _ = split_pipeline(line)
+        parse_command(args[1:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("lines", "illustrative"), shell_blocks())
+def test_every_shell_example_runs_on_the_demo_store(
+    lines: list[str], illustrative: bool, demo_store: Path, tmp_path: Path, monkeypatch
+) -> None:
+    if illustrative:
+        pytest.skip("marked '# illustrative' in the doc")
+    store = tmp_path / "mlflow.db"
+    shutil.copyfile(demo_store, store)
+    (tmp_path / "example_project").mkdir()
+    shutil.copyfile(
+        ROOT / "example_project" / "declared_consumers.yaml",
+        tmp_path / "example_project" / "declared_consumers.yaml",
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    for line in lines:
+        args, target, jq = split_pipeline(line)
+        result = CliRunner().invoke(cli, args[1:])
+        allowed = (0, 1) if "--fail-on" in args else (0,)
+        assert result.exit_code in allowed, (line, result.output)
+        if target:
+            (tmp_path / target).write_text(result.stdout, encoding="utf-8")
+        if jq:
+            assert jq[0] == "jq", line
+            jq_path(json.loads(result.stdout), jq[-1])

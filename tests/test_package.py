@@ -92,6 +92,7 @@ def test_pure_modules_import_neither_mlflow_nor_numpy_nor_yaml(module: str) -> N
     assert proc.stdout.split() == [], f"{module} imports {proc.stdout.strip()} at module level"
 
 
+@pytest.mark.slow  # fresh interpreters importing mlflow and sklearn
 def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
     """The plugin is a guest in every ``import mlflow``: the hook is installed, the recorder (and
     the tag schema, dataclasses and the fork handlers with it) waits for the first fit."""
@@ -108,6 +109,7 @@ def test_import_mlflow_loads_only_the_hook_not_the_recorder() -> None:
     assert "mlflow_debt.tags" not in modules
 
 
+@pytest.mark.slow  # fresh interpreters importing mlflow and sklearn
 def test_first_fits_in_several_threads_at_once_all_work(tmp_path) -> None:
     """The recorder is imported by the first fit: threads whose first fits start together must
     each see it whole (one of them imports it while the others wait), never half-imported."""
@@ -183,3 +185,17 @@ def test_the_test_extra_holds_no_maintainer_tools() -> None:
     names = {req.split("[")[0].split(">")[0].split("=")[0].strip() for req in extras["test"]}
     assert not names & {"ruff", "mypy", "playwright", "pytest-cov", "build", "twine"}
     assert "mlflow-debt[test]" in extras["dev"]
+
+
+def test_dir_lists_the_lazily_loaded_public_api() -> None:
+    """``dir(mlflow_debt)`` (completion, ``help``) shows what ``__all__`` promises, unloaded."""
+    out = fresh_python(
+        "import mlflow_debt, sys; print(sorted(dir(mlflow_debt)));"
+        " print('mlflow_debt.api' in sys.modules)"
+    )
+    assert out.returncode == 0, out.stderr
+    names, loaded = out.stdout.strip().splitlines()
+    for name in ("log_features", "get_features", "flush", "FeatureSet", "FeatureRecord"):
+        assert repr(name) in names, names
+    assert "__version__" in names
+    assert loaded == "False"  # listing the names does not import them

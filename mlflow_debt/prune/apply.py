@@ -16,12 +16,13 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_debt import store
 from mlflow_debt.errors import ServerError
-from mlflow_debt.output import terminal_safe
+from mlflow_debt.output import plural, terminal_safe
 from mlflow_debt.prune import audit
 from mlflow_debt.prune import plan as retention
 from mlflow_debt.prune.history import (
     AUDIT_EXPERIMENT,
     DELETED,
+    DENIED,
     FAILED,
     PLANNED,
     REINSTATED,
@@ -193,6 +194,10 @@ def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
             rec.state = DELETED
             _reinstate_if_aliased(client, prune_id, index[id(rec)], rec, watch)
         except MlflowException as exc:
+            if store.is_denied(exc):
+                # Refused to us for this version only: leave it, go on with the others.
+                rec.state, rec.detail = DENIED, f"permission denied: {store.one_line(exc.message)}"
+                return
             if store.is_not_found(exc):
                 # It existed a moment ago: most likely our own delete, retried by MLflow's
                 # client after a lost response (or a concurrent prune). Record it as deleted so
@@ -210,7 +215,7 @@ def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
             errors.append(f'deleting "{rec.name}" version {rec.version}: {rec.detail}')
             stop.set()
 
-    with progress(f"Deleting {len(todo)} versions", len(todo)) as advance:
+    with progress(f"Deleting {plural(len(todo), 'version')}", len(todo)) as advance:
 
         def task(rec: Record) -> None:
             delete_one(rec)
@@ -224,8 +229,8 @@ def apply(  # noqa: C901  one guarded sequence: record, delete, re-read, finish
     if errors:
         result.error = errors[0]
         raise ServerError(
-            f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of {len(todo)} "
-            f"versions, all recorded in run {prune_id} of experiment "
+            f"Prune stopped {terminal_safe(errors[0])}. Deleted {deleted} of "
+            f"{plural(len(todo), 'version')}, all recorded in run {prune_id} of experiment "
             f"{AUDIT_EXPERIMENT!r}; re-run to finish."
         )
     return result

@@ -20,6 +20,7 @@ import datetime as _dt
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -37,6 +38,7 @@ from mlflow_debt.prune.history import (
     AUDIT_EXPERIMENT,
     DELETED,
     DELETING,
+    DENIED,
     FAILED,
     OP_TAG,
     PLAN_ARTIFACT,
@@ -135,12 +137,20 @@ def audit_experiment(client: MlflowClient, create: bool = True) -> str | None:
             return str(exp.experiment_id)
         if not create:
             return None
+
+        def find() -> str | None:
+            found = client.get_experiment_by_name(AUDIT_EXPERIMENT)
+            return None if found is None else str(found.experiment_id)
+
         try:
             return str(
-                client.create_experiment(
-                    AUDIT_EXPERIMENT,
-                    artifact_location=audit_artifact_location(str(client.tracking_uri)),
-                    tags={"mlflow.note.content": "Prune history written by mlflow-debt."},
+                store.create_once(
+                    lambda: client.create_experiment(
+                        AUDIT_EXPERIMENT,
+                        artifact_location=audit_artifact_location(str(client.tracking_uri)),
+                        tags={"mlflow.note.content": "Prune history written by mlflow-debt."},
+                    ),
+                    find,
                 )
             )
         except MlflowException as exc:
@@ -183,20 +193,43 @@ def begin(client: MlflowClient, records: Sequence[Record], trigger: str = "cli")
     assert exp_id is not None
     started = _now()
     with store.mlflow_errors("Writing the prune record"):
-        run = client.create_run(
-            exp_id,
-            run_name=f"prune {started}",
-            tags={
-                OP_TAG: "prune",
-                STATE_TAG: DELETING,
-                TRIGGER_TAG: trigger,
-                SCHEMA_TAG: str(TAG_SCHEMA),
-            },
-        )
-        prune_id = run.info.run_id
+        prune_id = _create_prune_run(client, exp_id, started, trigger)
         plan = {"schema": TAG_SCHEMA, "started": started, "records": [asdict(r) for r in records]}
         write_record(client, prune_id, PLAN_TAG, plan)
     return prune_id, started
+
+
+#: A key of this prune's own on its run, so a create whose answer was lost is found, not repeated.
+KEY_TAG = "mlflow_debt.prune_key"
+
+
+def _create_prune_run(client: MlflowClient, exp_id: str, started: str, trigger: str) -> str:
+    """The prune's run, created once (see :func:`store.create_once`); its id."""
+    key = uuid.uuid4().hex
+    tags = {
+        OP_TAG: "prune",
+        STATE_TAG: DELETING,
+        TRIGGER_TAG: trigger,
+        SCHEMA_TAG: str(TAG_SCHEMA),
+        KEY_TAG: key,
+    }
+
+    def mine() -> list[str]:
+        runs = client.search_runs(
+            [exp_id], f"tags.`{KEY_TAG}` = '{key}'", order_by=["attributes.start_time ASC"]
+        )
+        return [r.info.run_id for r in runs]
+
+    run_id = store.create_once(
+        lambda: str(client.create_run(exp_id, run_name=f"prune {started}", tags=tags).info.run_id),
+        lambda: next(iter(mine()), None),
+    )
+    # A client that retried the create itself (MLflow < 3.18) may have made it twice: the
+    # others are empty copies of this one, made a moment ago.
+    for other in mine():
+        if other != run_id:
+            client.delete_run(other)
+    return str(run_id)
 
 
 def finish(
@@ -216,7 +249,7 @@ def finish(
             prune_id,
             metrics=[
                 Metric(f"versions_{state}", len(result.by_state(state)), 0, 0)
-                for state in (DELETED, VANISHED, SKIPPED, FAILED, REINSTATED)
+                for state in (DELETED, VANISHED, SKIPPED, FAILED, REINSTATED, DENIED)
             ],
             synchronous=True,
         )
@@ -443,7 +476,14 @@ def restore(
     existing: set[str] = set()
     with store.default_tracking_uri(client):
         for e in todo:
-            new = _restore_one(client, e, existing, claimed)
+            try:
+                new = _restore_one(client, e, existing, claimed)
+            except ServerError as exc:
+                if not store.is_denied(exc.__cause__ or exc):
+                    raise
+                # Refused to us for this one (HTTP 403): say so, restore the others.
+                restored.append(Restored(e, None, denied=str(exc)))
+                continue
             claimed.add((e.record.name, new))
             restored.append(Restored(e, new))
     return restored, done
@@ -454,20 +494,33 @@ def reinstate(
 ) -> int:
     """Register the just-deleted ``rec`` again, point ``aliases`` at it, record it on the prune."""
     with store.default_tracking_uri(client):
-        mv = client.create_model_version(
-            rec.name,
-            rec.source,
-            run_id=rec.run_id,
-            tags=rec.tags,
-            description=rec.description,
-            model_id=rec.model_id,
-            await_creation_for=0,
+        new = store.create_once(
+            lambda: int(
+                client.create_model_version(
+                    rec.name,
+                    rec.source,
+                    run_id=rec.run_id,
+                    tags=rec.tags,
+                    description=rec.description,
+                    model_id=rec.model_id,
+                    await_creation_for=0,
+                ).version
+            ),
+            lambda: next(iter(_copies(client, rec, rec.version, set())), None),
         )
-    new = int(mv.version)
     for alias in aliases:
         client.set_registered_model_alias(rec.name, alias, str(new))
     client.set_tag(prune_id, f"{RESTORED_TAG}{index}", str(new))
     return new
+
+
+def _registered_model(client: MlflowClient, name: str) -> object | None:
+    try:
+        return client.get_registered_model(name)
+    except MlflowException as exc:
+        if store.is_not_found(exc):
+            return None
+        raise
 
 
 def _copies(
@@ -496,7 +549,11 @@ def _restore_one(
             except MlflowException as exc:
                 if not store.is_not_found(exc):
                     raise
-                client.create_registered_model(r.name)  # the whole model was deleted since
+                # The whole model was deleted since.
+                store.create_once(
+                    lambda: client.create_registered_model(r.name),
+                    lambda: _registered_model(client, r.name),
+                )
             existing.add(r.name)
         floor = e.restoring_floor
         copies = _copies(client, r, floor, claimed) if floor is not None else []
@@ -505,8 +562,9 @@ def _restore_one(
             floor = max((int(mv.version) for mv in store.versions_of(client, r.name)), default=0)
             client.set_tag(e.prune_id, f"{RESTORING_TAG}{e.index}", str(floor))
         if not copies:
-            try:
-                client.create_model_version(
+            # The call may take effect with its answer lost: look before registering again.
+            store.create_once(
+                lambda: client.create_model_version(
                     r.name,
                     r.source,
                     run_id=r.run_id,
@@ -514,11 +572,9 @@ def _restore_one(
                     description=r.description,
                     model_id=r.model_id,
                     await_creation_for=0,
-                )
-            except MlflowException as exc:
-                # The call may have taken effect (a response lost after retries): look first.
-                if store.is_not_found(exc) or not _copies(client, r, floor, claimed):
-                    raise
+                ),
+                lambda: next(iter(_copies(client, r, floor, claimed)), None),
+            )
             # MLflow's client retries a create whose response was lost: it may have registered
             # the version twice. Keep the first copy, remove the others (ours, just made).
             copies = _copies(client, r, floor, claimed)

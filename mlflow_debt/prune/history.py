@@ -43,7 +43,7 @@ TAG_SCHEMA: Final = 2
 TAG_CHUNK: Final = 7_000
 
 #: A record's state in the audit.
-RecordState = Literal["planned", "deleted", "vanished", "skipped", "failed", "reinstated"]
+RecordState = Literal["planned", "deleted", "vanished", "skipped", "failed", "reinstated", "denied"]
 PLANNED: Final = "planned"  # recorded, delete not (yet) attempted or its outcome unknown (crash)
 DELETED: Final = "deleted"  # deleted by this prune
 VANISHED: Final = "vanished"  # already gone when this prune came to delete it: not deleted by it
@@ -51,6 +51,9 @@ SKIPPED: Final = "skipped"  # not deleted: protected or kept on re-check, or aft
 FAILED: Final = "failed"  # the delete call failed
 #: deleted, then registered again at once: an alias moved onto it while its delete was in flight
 REINSTATED: Final = "reinstated"
+#: not deleted: the tracking server refused this version to this user (HTTP 403, e.g. MLflow
+#: 3.17's per-version permissions with an explicit deny); the others went ahead
+DENIED: Final = "denied"
 
 _STATES: Final = (PLANNED, DELETED, VANISHED, SKIPPED, FAILED, REINSTATED)
 
@@ -144,7 +147,9 @@ class AuditEntry:
 @dataclass
 class Restored:
     entry: AuditEntry
-    new_version: int | None  # None for a dry run
+    new_version: int | None  # None for a dry run, or when denied
+    #: Why the tracking server refused to register it to this user (HTTP 403); None otherwise.
+    denied: str | None = None
 
 
 @dataclass

@@ -207,6 +207,17 @@ def restore_json(
                 "prune_id": r.entry.prune_id,
             }
             for r in restored
+            if r.denied is None
+        ],
+        "denied": [
+            {
+                "name": r.entry.record.name,
+                "version": r.entry.record.version,
+                "prune_id": r.entry.prune_id,
+                "detail": r.denied,
+            }
+            for r in restored
+            if r.denied is not None
         ],
         "already_restored": [
             {
@@ -232,14 +243,23 @@ def restore_text(
     for r in restored:
         rec = r.entry.record
         name = terminal_safe(rec.name)
-        if r.new_version is None:
+        if r.denied is not None:
+            lines.append(
+                f'Not restored "{name}" version {rec.version}: denied ({terminal_safe(r.denied)}).'
+            )
+        elif r.new_version is None:
             lines.append(
                 f'Would restore "{name}" version {rec.version} from {terminal_safe(rec.source)}.'
             )
         else:
             lines.append(f'Restored "{name}" version {rec.version} as version {r.new_version}.')
     verb = "Would restore" if dry_run else "Restored"
-    lines.append(f"{verb} {_plural(len(restored), 'version')}.")
+    done = [r for r in restored if r.denied is None]
+    denied = len(restored) - len(done)
+    lines.append(
+        f"{verb} {_plural(len(done), 'version')}"
+        + (f"; {denied} denied by the tracking server." if denied else ".")
+    )
     return lines
 
 

@@ -587,7 +587,7 @@ def check_prunes(facts: Facts, th: Thresholds) -> CheckResult:  # noqa: ARG001  
         findings,
         applicable,
         f"{plural(len(facts.prunes), 'prune')} recorded, "
-        f"{sum(p.count('deleted') for p in facts.prunes)} versions deleted by them"
+        f"{plural(sum(p.count('deleted') for p in facts.prunes), 'version')} deleted by them"
         + (
             f", {plural(len(lost), 'prune')} with unreadable records"
             if (lost := [p for p in facts.prunes if p.unreadable])

@@ -18,6 +18,8 @@ find only :mod:`.paging` and the readers here):
 * :mod:`.logged_models`: LoggedModels and their tags;
 * :mod:`.registry_tags`: tags on versions and registered models (one call per key), and the
   one-object reads that version tagging needs.
+* :mod:`.writes`: creates that converge whether or not MLflow's client retried them, and a 403 on
+  one object told apart (MLflow 3.17's per-version permissions).
 """
 
 from __future__ import annotations
@@ -198,4 +200,10 @@ from mlflow_debt.store.runs import (
 )
 from mlflow_debt.store.runs import (
     set_run_tags as set_run_tags,
+)
+from mlflow_debt.store.writes import (
+    create_once as create_once,
+)
+from mlflow_debt.store.writes import (
+    is_denied as is_denied,
 )

@@ -40,6 +40,9 @@ _UNREACHABLE = re.compile(
 _REQUEST_URL = re.compile(r"API request to (\S+?)/api/")
 #: urllib3's words when every retry got an HTTP error status (a 500/503 is not "unreachable").
 _STATUS_RETRIES = re.compile(r"too many (\d{3}) error responses")
+#: MLflow 3.18's words for a 5xx answer without an MLflow error body (retried or not: it no
+#: longer retries a write that is not safe to repeat on a 5xx).
+_STATUS_ANSWER = re.compile(r"failed with error code (5\d\d) != \d{3}")
 
 
 def _error_message(exc: BaseException) -> str:
@@ -52,6 +55,11 @@ def _error_message(exc: BaseException) -> str:
         return redact(
             f"the MLflow tracking server{where} answered HTTP {status.group(1)} "
             "(server error, after retries)"
+        )
+    answer = _STATUS_ANSWER.search(text)
+    if answer:
+        return redact(
+            f"the MLflow tracking server{where} answered HTTP {answer.group(1)} (server error)"
         )
     if _UNREACHABLE.search(text):
         reason = "timed out" if "timed out" in text.lower() else "connection failed"

@@ -112,6 +112,7 @@ def _signature_run(frame: pd.DataFrame) -> str:
     return run.info.run_id
 
 
+@pytest.mark.slow  # autolog's log_model infers requirements in a subprocess
 def test_backfill_tags_from_datasets_and_signatures_and_is_idempotent(
     runner, client, frame, monkeypatch
 ) -> None:
@@ -164,6 +165,28 @@ def test_backfill_never_overwrites_captured_features(runner, client, frame) -> N
     assert fs is not None
     assert fs.source == "log_features"
     assert len(fs.names) == 2
+
+
+def test_backfill_neither_tags_nor_counts_the_prune_audit_run(runner, client, frame) -> None:
+    from mlflow_debt.prune.history import OP_TAG
+
+    from support.prune import make_model
+
+    with mlflow.start_run():
+        mlflow_debt.log_features(frame)
+    make_model(client, "churn", [0.5, 0.7])  # two bare runs: "could not tag 2"
+    assert runner.invoke(cli, ["prune", "--max-versions", "1", "--yes"]).exit_code == 0
+    (audit_run,) = client.search_runs([client.get_experiment_by_name("mlflow-debt").experiment_id])
+    assert OP_TAG in audit_run.data.tags
+
+    result = runner.invoke(cli, ["backfill", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert audit_run.info.run_id not in payload["untaggable"]
+    assert len(payload["untaggable"]) == 2
+    assert "mlflow_debt.digest" not in client.get_run(audit_run.info.run_id).data.tags
+    text = runner.invoke(cli, ["backfill"]).output
+    assert "could not tag 2 run(s)" in text, text
 
 
 @pytest.mark.usefixtures("tracking_uri")

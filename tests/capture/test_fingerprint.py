@@ -74,6 +74,7 @@ SLOW_PROPERTY = settings(
 
 @SLOW_PROPERTY
 @given(distributions)
+@pytest.mark.slow  # hundreds of generated cases: 20-50 s
 def test_resampling_a_distribution_is_not_a_change(dist) -> None:
     family, shift, scale, mirror = dist
     assume(_away_from_the_sign_edge(family, shift, scale))
@@ -84,6 +85,7 @@ def test_resampling_a_distribution_is_not_a_change(dist) -> None:
 
 @SLOW_PROPERTY
 @given(distributions)
+@pytest.mark.slow  # hundreds of generated cases: 20-50 s
 def test_a_mirrored_distribution_is_judged_like_its_original(dist) -> None:
     family, shift, scale, _ = dist
     verdicts = []
@@ -127,6 +129,7 @@ def test_a_sign_flip_is_caught_unless_the_distribution_is_its_own_mirror(dist) -
     assert same_definition(base, tok(-draw(family, shift, scale, mirror, seed=1))) is False
 
 
+@pytest.mark.slow  # hundreds of generated cases: 20-50 s
 def test_the_false_changed_rate_stays_at_the_documented_rate_sign_edges_included() -> None:
     """The docs' figure over a grid of shifts (sign edges included), for positive and negative
     versions of each distribution alike."""
@@ -271,6 +274,7 @@ def test_the_fingerprint_module_is_pure() -> None:
     ).map(":".join),
     st.sampled_from(["num:pm:mp1e308:s400:na0", "num:+:m-999:s-999:na0", "int:-:cn0.3:na0"]),
 )
+@pytest.mark.slow  # hundreds of generated cases: 20-50 s
 def test_any_stored_text_compares_without_raising(a: str, b: str) -> None:
     """Tag values are untrusted: whatever a store holds, comparing answers True/False/None."""
     for x, y in ((a, b), (b, a), (a, a)):

@@ -128,6 +128,7 @@ def test_the_report_reads_each_versions_features_from_its_model(client, tracking
     assert "risk_model" in json.dumps(data)
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_backfill_tags_logged_models_from_their_signature_once(
     client, tracking_uri, monkeypatch
 ) -> None:

@@ -18,7 +18,7 @@ from mlflow_debt.capture.hook import MlflowDebtWarning
 
 from support.engines import spark  # noqa: F401 - the session fixture
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a JVM and Spark jobs: not everyday
 
 
 def customers(n: int = 3000, seed: int = 0, months: bool = False) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import json
 import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
@@ -31,6 +32,7 @@ def _frame(seed: int) -> pd.DataFrame:
     return pd.DataFrame({"user_age": rng.normal(38, 11, 300), "tenure": rng.exponential(9, 300)})
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_deleted_versions_run_is_not_a_consumer(client) -> None:
     team = client.create_experiment("churn-team")
     _train(_frame(0), "churn_model", team)

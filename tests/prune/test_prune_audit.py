@@ -296,10 +296,35 @@ def test_apply_raises_server_error_type(mc, mocker):
         MlflowClient,
         "delete_model_version",
         autospec=True,
-        side_effect=MlflowException("nope", error_code=PERMISSION_DENIED),
+        side_effect=MlflowException("nope", error_code=INTERNAL_ERROR),
     )
     with pytest.raises(ServerError, match="re-run to finish"):
         prune_apply.apply(mc, snapshot, plan)
+
+
+def test_a_403_on_one_version_is_denied_and_the_others_are_deleted(mc, mocker):
+    # Issue 21 §5: a 403 (MLflow 3.17's per-version permissions) leaves that version, recorded
+    # as denied, never "does not exist", and the prune goes on.
+    make_model(mc, "churn", [0.9, 0.8, 0.7, 0.6])
+    snapshot, plan = prune_read.load(mc, prune_read.Selection(max_versions=1))
+    real_delete = MlflowClient.delete_model_version
+
+    def deny_version_2(self, name, version):
+        if str(version) == "2":
+            raise MlflowException("Permission denied", error_code=PERMISSION_DENIED)
+        return real_delete(self, name, version)
+
+    mocker.patch.object(
+        MlflowClient, "delete_model_version", autospec=True, side_effect=deny_version_2
+    )
+    result = prune_apply.apply(mc, snapshot, plan, workers=1)
+    states = {r.version: r.state for r in result.records}
+    assert states == {2: history.DENIED, 3: history.DELETED, 4: history.DELETED}
+    assert "permission denied" in next(r.detail for r in result.records if r.version == 2)
+    mocker.stopall()
+    assert {int(v.version) for v in mc.search_model_versions("name = 'churn'")} == {1, 2}
+    recorded = {e.record.version: e.record.state for e in audit.read_audit(mc)}
+    assert recorded == {2: history.DENIED, 3: history.DELETED, 4: history.DELETED}
 
 
 def test_delete_retried_after_a_lost_response_counts_as_deleted(mc, mocker):

@@ -29,7 +29,7 @@ from mlflow_debt.prune import audit, history
 
 from support.server import FaultProxy, MlflowServer, reset_store
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.faults]
 
 DELETE_PATH = "/model-versions/delete"
 

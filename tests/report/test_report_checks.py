@@ -243,6 +243,7 @@ def test_reproducibility_lists_what_each_version_lacks(client):
     )
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_real_logged_model_with_a_signature_passes(client):
     import mlflow
     import pandas as pd
@@ -273,6 +274,7 @@ def test_a_real_logged_model_with_a_signature_passes(client):
     assert run.info.run_id in {mv.run_id}
 
 
+@pytest.mark.slow  # log_model infers requirements in a subprocess
 def test_a_logged_model_without_a_signature_is_found(client):
     import mlflow
     import pandas as pd
@@ -378,6 +380,14 @@ def test_prune_history_lists_prunes_with_their_restore_command(client):
     assert prune.count("deleted") == 2
     assert prune.started  # an ISO timestamp from the audit record
     assert "1 prune recorded, 2 versions deleted" in report.result("prune-history").note
+
+
+def test_one_pruned_version_is_counted_in_the_singular(client):
+    for i, acc in enumerate([0.7, 0.9]):
+        clean_version(client, "churn_model", metrics={"accuracy": acc}, start=i)
+    assert cli_run("prune", "--max-versions", "1", "--yes").exit_code == 0
+    note = assess(client).result("prune-history").note
+    assert "1 prune recorded, 1 version deleted by them" in note, note
 
 
 def test_a_prune_that_failed_to_delete_is_a_finding(client, mocker):

@@ -23,7 +23,7 @@ from mlflow_debt.serve import enforce, verify
 from support.serve import SECRET, wait_until
 from support.server import FaultProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.faults]
 
 KEEP = 3
 
