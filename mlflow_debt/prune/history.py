@@ -55,7 +55,7 @@ REINSTATED: Final = "reinstated"
 #: 3.17's per-version permissions with an explicit deny); the others went ahead
 DENIED: Final = "denied"
 
-_STATES: Final = (PLANNED, DELETED, VANISHED, SKIPPED, FAILED, REINSTATED)
+_STATES: Final = (PLANNED, DELETED, VANISHED, SKIPPED, FAILED, REINSTATED, DENIED)
 
 #: A prune run's state (tag :data:`STATE_TAG`): ``deleting`` until its result is written.
 PruneState = Literal["deleting", "done", "failed"]
@@ -232,7 +232,7 @@ def resolve_by_later(later: RecordState | None) -> tuple[RecordState, str] | Non
     """
     if later == DELETED:
         return SKIPPED, f"not deleted: a later prune deleted it ({_STOPPED})"
-    if later in (SKIPPED, FAILED, REINSTATED):
+    if later in (SKIPPED, FAILED, REINSTATED, DENIED):
         return SKIPPED, f"not deleted: still there when a later prune came ({_STOPPED})"
     if later == VANISHED:
         return DELETED, f"gone before a later prune came ({_STOPPED})"
