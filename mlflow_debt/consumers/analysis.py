@@ -445,8 +445,12 @@ def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) ->
         newest[rep] = max(newest.get(rep, (0, "")), recency[name])
     order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)
     pre = tuple(
-        PreprocessingChange(n, *consumers[n].preprocessing_changes[feature],
-                            consumers[n].previous_run_id or "", consumers[n].latest_run_id)
+        PreprocessingChange(
+            n,
+            *consumers[n].preprocessing_changes[feature],
+            consumers[n].previous_run_id or "",
+            consumers[n].latest_run_id,
+        )
         for n in names
         if feature in consumers[n].preprocessing_changes
     )

@@ -286,7 +286,9 @@ def read_live(
         ids = {m for m in map(model_id_of, versions) if m}
         logged_models = store.logged_models_by_ids(client, exp_ids, ids)
     selected = {
-        k: m for k, m in with_features(logged_models).items() if str(m.experiment_id) in experiment_ids
+        k: m
+        for k, m in with_features(logged_models).items()
+        if str(m.experiment_id) in experiment_ids
     }
     version_rows = read_versions(client, selected, versions)
     keyed_runs = {v.run_id for v in version_rows if v.run_id and not v.model_id}

@@ -85,9 +85,7 @@ def registered_sources(
     if not ids or not experiment_ids:
         return found
     for batch in chunks(ids, ID_BATCH):
-        for model in iter_logged_models(
-            client, experiment_ids, in_filter("source_run_id", batch)
-        ):
+        for model in iter_logged_models(client, experiment_ids, in_filter("source_run_id", batch)):
             if model.source_run_id and was_registered(model):
                 found.add(model.source_run_id)
     return found

@@ -56,8 +56,15 @@ store_spec = st.fixed_dictionaries(
         "exps": st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True),
         "runs": st.lists(run_spec, max_size=8),
         "versions": st.lists(version_spec, max_size=5),
-        "aliases": st.lists(st.tuples(st.sampled_from(["m0", "m1"]), st.integers(1, 3)), max_size=2),
-        "declared": st.none() | st.dictionaries(st.sampled_from(FEATURES), st.lists(st.sampled_from(NAMES + ["t1"]), max_size=2), max_size=2),
+        "aliases": st.lists(
+            st.tuples(st.sampled_from(["m0", "m1"]), st.integers(1, 3)), max_size=2
+        ),
+        "declared": st.none()
+        | st.dictionaries(
+            st.sampled_from(FEATURES),
+            st.lists(st.sampled_from(NAMES + ["t1"]), max_size=2),
+            max_size=2,
+        ),
         "only": st.lists(st.sampled_from(FEATURES), max_size=1),
         "subset": st.booleans(),
     }

@@ -47,7 +47,8 @@ def full_scan(
     registered = {
         m.source_run_id
         for m in models
-        if m.source_run_id and (m.tags or {}).get("mlflow.modelVersions", "").strip() not in ("", "[]")
+        if m.source_run_id
+        and (m.tags or {}).get("mlflow.modelVersions", "").strip() not in ("", "[]")
     }
     described_by = {m.model_id: m for m in models if SCHEMA in (m.tags or {})}
 
@@ -55,7 +56,9 @@ def full_scan(
     for v in _all(lambda t: client.search_model_versions(page_token=t)):
         # Versions read by search carry no model_id on some stores: the source names it.
         model_id = getattr(v, "model_id", None) or (
-            v.source[len("models:/") :].rstrip("/") if (v.source or "").startswith("models:/m-") else None
+            v.source[len("models:/") :].rstrip("/")
+            if (v.source or "").startswith("models:/m-")
+            else None
         )
         versions.append(
             VersionRow(
