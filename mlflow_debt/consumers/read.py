@@ -46,6 +46,8 @@ _OWN, _FEAST = tags.presence_filters()
 #: The two tag families as ``search_runs`` filters: a run is read once, by the first that has it.
 FAMILIES = (_OWN, f"{_FEAST} AND tags.`{tags.SCHEMA_KEY}` IS NULL")
 _CONSUMER = f"tags.`{tags.CONSUMER_KEY}`"
+#: At most this many live versions' runs are excluded in one filter (more: skipped as read).
+MAX_EXCLUDED = 500
 
 
 def has_features(run_tags: Mapping[str, str]) -> bool:
@@ -174,12 +176,16 @@ class _Scanner:
         experiment_ids: Mapping[str, str],
         skip: set[str],
         logged_model_experiments: Sequence[str],
+        skip_by_experiment: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.client = client
         self.experiment_ids = experiment_ids
         #: Runs that are a live version's row, or belong to nobody: never a candidate.
         self.skip = skip
         self.lm_exps = list(logged_model_experiments)
+        #: The skipped runs whose experiment is known, excluded in the filter itself so the
+        #: newest eligible run is usually the first one read; the others are skipped here.
+        self.skip_by_experiment = skip_by_experiment or {}
         self.retired: set[str] = set()
         self._checked: set[str] = set()
         self.scanned = 0
@@ -195,10 +201,17 @@ class _Scanner:
         rid = run.info.run_id
         return rid not in self.skip and rid not in self.retired
 
+    def _excluding(self, filter_string: str, exp_ids: Sequence[str]) -> str:
+        ids = sorted({r for e in exp_ids for r in self.skip_by_experiment.get(e, ())})
+        if not ids or len(ids) > MAX_EXCLUDED:
+            return filter_string
+        return f"{filter_string} AND {store.in_filter('attributes.run_id', ids).replace(' IN (', ' NOT IN (', 1)}"
+
     def newest(self, filter_string: str, exp_ids: Sequence[str]) -> RunRow | None:
         """The newest eligible run matching ``filter_string``; ties broken by run id."""
         best: RunRow | None = None
-        for page in store.run_pages_newest_first(self.client, exp_ids, filter_string):
+        search = self._excluding(filter_string, exp_ids)
+        for page in store.run_pages_newest_first(self.client, exp_ids, search):
             self.scanned += len(page)
             if best is None:
                 self._learn_retired(page)
@@ -305,7 +318,11 @@ def read_live(
     ]
     rows.extend(model_rows(selected, version_rows, experiment_ids))
     described = described_runs(version_rows)
-    scanner = _Scanner(client, experiment_ids, keyed_runs | described, lm_exps)
+    by_exp: dict[str, list[str]] = {}
+    for rid in keyed_runs:
+        if (run := source_runs.get(rid)) is not None:
+            by_exp.setdefault(run.info.experiment_id, []).append(rid)
+    scanner = _Scanner(client, experiment_ids, keyed_runs | described, lm_exps, by_exp)
     if exp_ids:
         for family in FAMILIES:
             rows.extend(scanner.experiment_rows(family))

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mlflow.entities import LoggedModel, Run
 
 #: The first page of a newest-first read: the answer is usually on it.
-FIRST_PAGE = 25
+FIRST_PAGE = 2
 #: Pages grow 4x up to this size (an answer far down the history costs few calls).
 LAST_PAGE = 2_000
 #: Newest first; the run id breaks ties the same way everywhere (the analysis compares
