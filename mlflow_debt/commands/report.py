@@ -125,6 +125,14 @@ def _write(path: str, text: str) -> None:
     show_default=True,
     help="Flag models without a version limit above this many live versions.",
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    default="90d",
+    show_default=True,
+    help="History window of the legacy-feature check: runs started since WHEN (days: 90 or "
+    "90d, weeks: 12w, hours: 48h, or a date: 2026-01-31); `all` for every run.",
+)
 def report(
     tracking_uri: str | None,
     experiments: tuple[str, ...],
@@ -135,6 +143,7 @@ def report(
     fail_on: tuple[str, ...],
     fan_out: int,
     many_versions: int,
+    since: str,
 ) -> None:
     """One page with the ML technical debt recorded in MLflow, and a CI gate.
 
@@ -156,8 +165,9 @@ def report(
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
+    window = report_io.since_ms(since)
     result = report_io.build(
-        get_client(tracking_uri), experiments, models, declarations, thresholds
+        get_client(tracking_uri), experiments, models, declarations, thresholds, since=window
     )
     text = render(result, fmt)
     if output and output != "-":

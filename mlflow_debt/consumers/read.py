@@ -1,4 +1,4 @@
-"""The MLflow reads behind ``consumers`` and ``impact``: what is live, and each consumer's newest run.
+"""The reads behind ``consumers`` and ``impact``: what is live, and each consumer's newest run.
 
 The answers depend on little, so little is read (never every run, never every LoggedModel):
 
@@ -29,8 +29,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import ViewType
-
 from mlflow_debt import store, tags
 from mlflow_debt.consumers.analysis import Declarations, Report, RunRow, VersionRow, analyze
 from mlflow_debt.errors import InputError
@@ -48,6 +46,18 @@ FAMILIES = (_OWN, f"{_FEAST} AND tags.`{tags.SCHEMA_KEY}` IS NULL")
 _CONSUMER = f"tags.`{tags.CONSUMER_KEY}`"
 #: At most this many live versions' runs are excluded in one filter (more: skipped as read).
 MAX_EXCLUDED = 500
+#: The read of every experiment at once stops after this many (growing) pages; experiments and
+#: consumer tags it has not settled by then are read one by one.
+STREAM_PAGES = 3
+#: Its first page holds at least this many runs (and twice as many as experiments).
+FIRST_STREAM_PAGE = 20
+#: ... and this many per experiment.
+STREAM_PER_EXPERIMENT = 2
+#: Its largest page.
+STREAM_LAST_PAGE = 2_000
+#: Pages of the other newest-first reads (see :mod:`mlflow_debt.store.newest`).
+SCAN_FIRST_PAGE = store.FIRST_PAGE
+SCAN_LAST_PAGE = store.LAST_PAGE
 
 
 def has_features(run_tags: Mapping[str, str]) -> bool:
@@ -211,7 +221,10 @@ class _Scanner:
         """The newest eligible run matching ``filter_string``; ties broken by run id."""
         best: RunRow | None = None
         search = self._excluding(filter_string, exp_ids)
-        for page in store.run_pages_newest_first(self.client, exp_ids, search):
+        pages = store.run_pages_newest_first(
+            self.client, exp_ids, search, first_page=SCAN_FIRST_PAGE, last_page=SCAN_LAST_PAGE
+        )
+        for page in pages:
             self.scanned += len(page)
             if best is None:
                 self._learn_retired(page)
@@ -231,24 +244,116 @@ class _Scanner:
         """Every eligible run matching ``filter_string`` (the fallback of an unquotable tag)."""
         out = []
         ids = list(self.experiment_ids)
-        for page in store.run_pages_newest_first(self.client, ids, filter_string):
+        pages = store.run_pages_newest_first(
+            self.client, ids, filter_string, first_page=SCAN_FIRST_PAGE, last_page=SCAN_LAST_PAGE
+        )
+        for page in pages:
             self.scanned += len(page)
             self._learn_retired(page)
             out.extend(_row(r, self.experiment_ids) for r in page if self.eligible(r))
         return out
 
-    def experiment_rows(self, family: str) -> list[RunRow]:
-        """Per experiment, its newest eligible run without a consumer tag."""
-        out = []
-        for exp_id in self.experiment_ids:
-            row = self.newest(f"{family} AND {_CONSUMER} IS NULL", [exp_id])
-            if row is not None:
-                out.append(row)
+    def stream(
+        self, family: str, ids: Sequence[str], first_page: int, max_pages: int | None
+    ) -> tuple[list[RunRow], set[str], set[str], bool]:
+        """One newest-first read of every experiment at once, until each experiment has its
+        newest eligible run (or :data:`STREAM_PAGES` pages are read).
+
+        Returns the rows found, the experiments resolved, the consumer-tag values resolved (their
+        newest eligible run is among the rows) and every value met, and whether the whole family
+        was read. A row is final once the read has gone past its start time (ties included).
+        """
+        best: dict[tuple[str, str], RunRow] = {}
+        met: set[str] = set()
+        position: int | None = None
+        exhausted = True
+        pages = store.run_pages_newest_first(
+            self.client,
+            ids,
+            self._excluding(family, ids),
+            first_page=first_page,
+            last_page=STREAM_LAST_PAGE if max_pages is not None else SCAN_LAST_PAGE,
+        )
+        for n, page in enumerate(pages):
+            self.scanned += len(page)
+            self._learn_retired(page)
+            stop = False
+            for run in page:
+                start = run.info.start_time or 0
+                exp_best = [best.get(("exp", e)) for e in ids]
+                if all(exp_best) and start < min(r.start_time for r in exp_best if r):
+                    stop = True
+                    break
+                position = start
+                value = run.data.tags.get(tags.CONSUMER_KEY)
+                if value is not None:
+                    met.add(value)
+                if not self.eligible(run):
+                    continue
+                row = _row(run, self.experiment_ids)
+                key = (
+                    ("tag", value)
+                    if value is not None and value.strip()
+                    else ("exp", run.info.experiment_id)
+                )
+                cur = best.get(key)
+                if cur is None or (row.start_time, row.key) > (cur.start_time, cur.key):
+                    best[key] = row
+            if stop:
+                exhausted = False
+                break
+            found = [r.start_time for k, r in best.items() if k[0] == "exp"]
+            if max_pages is not None and found and position is not None and min(found) > position:
+                # Every experiment met is settled; the others are read apart (dormant ones).
+                exhausted = False
+                break
+            if max_pages is not None and n + 1 >= max_pages:
+                exhausted = False
+                break
+        if exhausted:
+            position = None
+
+        def final(row: RunRow) -> bool:
+            return position is None or row.start_time > position
+
+        resolved_exps = {k[1] for k, r in best.items() if k[0] == "exp" and final(r)}
+        resolved_tags = {k[1] for k, r in best.items() if k[0] == "tag" and final(r)}
+        if exhausted:
+            resolved_exps = set(ids)
+            resolved_tags = set(met)
+        return (
+            list(best.values()),
+            resolved_exps,
+            resolved_tags,
+            exhausted,
+        )
+
+    def family_rows(self, family: str) -> list[RunRow]:
+        """Every experiment's and consumer tag's newest eligible run in ``family``.
+
+        First one newest-first read of all the experiments (a few pages: active experiments
+        interleave, so each one's newest run comes early); then one more over the experiments
+        it did not settle (dormant or empty ones), without tagged runs; then the consumer-tag
+        values it did not settle, one by one.
+        """
+        ids = list(self.experiment_ids)
+        first = max(FIRST_STREAM_PAGE, STREAM_PER_EXPERIMENT * len(ids))
+        out, resolved_exps, resolved_tags, exhausted = self.stream(family, ids, first, STREAM_PAGES)
+        if exhausted:
+            return out
+        rest = [i for i in ids if i not in resolved_exps]
+        if rest:
+            flt = f"{family} AND {_CONSUMER} IS NULL"
+            more, _, _, _ = self.stream(flt, rest, SCAN_FIRST_PAGE, None)
+            out.extend(more)
+        out.extend(self.tag_rows(family, resolved_tags, resolved_exps))
         return out
 
-    def tag_rows(self, family: str) -> list[RunRow]:
-        """Per ``mlflow_debt.consumer`` value, its newest eligible run (per experiment for a
-        blank value: such a run is its experiment's)."""
+    def tag_rows(
+        self, family: str, resolved: set[str] = frozenset(), resolved_exps: set[str] = frozenset()
+    ) -> list[RunRow]:
+        """Per ``mlflow_debt.consumer`` value not ``resolved``, its newest eligible run (per
+        experiment not resolved for a blank value: such a run is its experiment's)."""
         out: list[RunRow] = []
         known: list[str] = []
         ids = list(self.experiment_ids)
@@ -268,11 +373,14 @@ class _Scanner:
                 return out
             value = first[0].data.tags.get(tags.CONSUMER_KEY, "")
             known.append(value)
+            if value in resolved and value.strip():
+                continue
             try:
                 same = f"{family} AND {_CONSUMER} = {store.quote(value)}"
             except InputError:
                 return self.every(f"{family} AND {_CONSUMER} LIKE '%'")
-            for exp_ids in [ids] if value.strip() else [[i] for i in ids]:
+            groups = [ids] if value.strip() else [[i] for i in ids if i not in resolved_exps]
+            for exp_ids in groups:
                 row = self.newest(same, exp_ids)
                 if row is not None:
                     out.append(row)
@@ -325,8 +433,7 @@ def read_live(
     scanner = _Scanner(client, experiment_ids, keyed_runs | described, lm_exps, by_exp)
     if exp_ids:
         for family in FAMILIES:
-            rows.extend(scanner.experiment_rows(family))
-            rows.extend(scanner.tag_rows(family))
+            rows.extend(scanner.family_rows(family))
     return Live(rows, version_rows, scanner.retired | described, scanner.scanned + len(rows))
 
 

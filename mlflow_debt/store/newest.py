@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from mlflow_debt.store.logged_models import iter_logged_models
 from mlflow_debt.store.errors import mlflow_errors
+from mlflow_debt.store.logged_models import iter_logged_models
 from mlflow_debt.store.paging import ID_BATCH, chunks, in_filter
 
 if TYPE_CHECKING:

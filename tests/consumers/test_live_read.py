@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from mlflow.tracking import MlflowClient
 from support.full_scan import full_scan
 
 from mlflow_debt.consumers.analysis import Declarations, Report
+from mlflow_debt.consumers import read
 from mlflow_debt.consumers.read import build_report
 from mlflow_debt.tags import FeatureRecord, encode
 
@@ -151,7 +153,7 @@ def _answer(report: Report) -> dict[str, Any]:
 def test_the_live_read_answers_as_the_full_scan(
     spec: dict[str, Any], empty_db: Path, tmp_path: Path
 ) -> None:
-    path = tmp_path / f"store-{abs(hash(repr(spec)))}.db"
+    path = tmp_path / f"store-{uuid.uuid4().hex}.db"
     shutil.copy(empty_db, path)
     uri = f"sqlite:///{path}"
     client = MlflowClient(uri, uri)
@@ -169,4 +171,21 @@ def test_the_live_read_answers_as_the_full_scan(
     expected = full_scan(client, exps, declared, spec["only"])
     actual = build_report(client, exps, declared, spec["only"])
     assert _answer(actual) == _answer(expected)
+    # With pages of one or two runs, every way the newest-first reads stop is taken.
+    tiny = {
+        "FIRST_STREAM_PAGE": 1,
+        "STREAM_PER_EXPERIMENT": 0,
+        "STREAM_PAGES": 1,
+        "SCAN_FIRST_PAGE": 1,
+        "SCAN_LAST_PAGE": 2,
+    }
+    saved = {k: getattr(read, k) for k in tiny}
+    try:
+        for k, v in tiny.items():
+            setattr(read, k, v)
+        paged = build_report(client, exps, declared, spec["only"])
+    finally:
+        for k, v in saved.items():
+            setattr(read, k, v)
+    assert _answer(paged) == _answer(expected)
     path.unlink()
