@@ -66,7 +66,7 @@ def uri(n_runs: int) -> str:
     return f"sqlite:///{path}"
 
 
-def build(path: Path, n_runs: int) -> None:  # noqa: PLR0915  one straight recipe
+def build(path: Path, n_runs: int) -> None:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 

@@ -25,7 +25,7 @@ full scan, ``tests/consumers/reference.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,7 +215,8 @@ class _Scanner:
         ids = sorted({r for e in exp_ids for r in self.skip_by_experiment.get(e, ())})
         if not ids or len(ids) > MAX_EXCLUDED:
             return filter_string
-        return f"{filter_string} AND {store.in_filter('attributes.run_id', ids).replace(' IN (', ' NOT IN (', 1)}"
+        not_in = store.in_filter("attributes.run_id", ids).replace(" IN (", " NOT IN (", 1)
+        return f"{filter_string} AND {not_in}"
 
     def newest(self, filter_string: str, exp_ids: Sequence[str]) -> RunRow | None:
         """The newest eligible run matching ``filter_string``; ties broken by run id."""
@@ -242,7 +243,7 @@ class _Scanner:
 
     def every(self, filter_string: str) -> list[RunRow]:
         """Every eligible run matching ``filter_string`` (the fallback of an unquotable tag)."""
-        out = []
+        out: list[RunRow] = []
         ids = list(self.experiment_ids)
         pages = store.run_pages_newest_first(
             self.client, ids, filter_string, first_page=SCAN_FIRST_PAGE, last_page=SCAN_LAST_PAGE
@@ -253,7 +254,7 @@ class _Scanner:
             out.extend(_row(r, self.experiment_ids) for r in page if self.eligible(r))
         return out
 
-    def stream(
+    def stream(  # noqa: C901  one loop with its stop rules side by side
         self, family: str, ids: Sequence[str], first_page: int, max_pages: int | None
     ) -> tuple[list[RunRow], set[str], set[str], bool]:
         """One newest-first read of every experiment at once, until each experiment has its
@@ -350,7 +351,10 @@ class _Scanner:
         return out
 
     def tag_rows(
-        self, family: str, resolved: set[str] = frozenset(), resolved_exps: set[str] = frozenset()
+        self,
+        family: str,
+        resolved: Collection[str] = frozenset(),
+        resolved_exps: Collection[str] = frozenset(),
     ) -> list[RunRow]:
         """Per ``mlflow_debt.consumer`` value not ``resolved``, its newest eligible run (per
         experiment not resolved for a blank value: such a run is its experiment's)."""

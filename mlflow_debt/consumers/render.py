@@ -99,7 +99,7 @@ def report_json(report: Report, declarations: str | None = None) -> dict[str, An
         "preprocessing_changed": [
             {"feature": u.name} | change
             for u in report.preprocessing_changed
-            for change in features[u.name]["preprocessing_changed"]
+            for change in _preprocessing_json(u)
         ],
         "undeclared": [{"feature": p.feature, "consumer": p.consumer} for p in report.undeclared],
         "stale": [{"feature": p.feature, "consumer": p.consumer} for p in report.stale],

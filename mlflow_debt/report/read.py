@@ -273,7 +273,7 @@ def read_facts(
     :data:`DEFAULT_SINCE_DAYS` days).
     """
     store.ensure_reachable(client)
-    window = since_ms(None) if since == "default" else since
+    window = since_ms(None) if isinstance(since, str) else since
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
     all_exps = store.experiment_names(client)
@@ -315,12 +315,11 @@ def read_facts(
     )
     # The history window: how many runs computed each feature (the legacy-feature check).
     tap = _Tap(set())
-    window_runs = sum(
-        1
-        for _ in consumers_io.iter_feature_runs(
-            client, selected_exps, page_size=page_size, tap=tap, since_ms=window
-        )
-    )
+    window_runs = 0
+    for _ in consumers_io.iter_feature_runs(
+        client, selected_exps, page_size=page_size, tap=tap, since_ms=window
+    ):
+        window_runs += 1
 
     scoped = set(models) or names
     locations = {

@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
-from support.full_scan import full_scan
 
-from mlflow_debt.consumers.analysis import Declarations, Report
 from mlflow_debt.consumers import read
+from mlflow_debt.consumers.analysis import Declarations, Report
 from mlflow_debt.consumers.read import build_report
 from mlflow_debt.tags import FeatureRecord, encode
+
+from support.full_scan import full_scan
 
 NAMES = ["a", "b", "m0", "m1"]
 FEATURES = ["x", "y", "z"]
@@ -64,7 +65,7 @@ store_spec = st.fixed_dictionaries(
         "declared": st.none()
         | st.dictionaries(
             st.sampled_from(FEATURES),
-            st.lists(st.sampled_from(NAMES + ["t1"]), max_size=2),
+            st.lists(st.sampled_from([*NAMES, "t1"]), max_size=2),
             max_size=2,
         ),
         "only": st.lists(st.sampled_from(FEATURES), max_size=1),
@@ -93,7 +94,7 @@ def _tags(spec: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _build(client: MlflowClient, spec: dict[str, Any]) -> None:
+def _build(client: MlflowClient, spec: dict[str, Any]) -> None:  # noqa: C901  one recipe
     exp_ids = [client.create_experiment(n) for n in spec["exps"]]
     runs: list[tuple[str, list[str]]] = []
     for r in spec["runs"]:

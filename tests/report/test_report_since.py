@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from support.lineage import OLD_AGE, SESSIONS, T0, make_run
-from support.report import assess, clean_version, findings
 
 from mlflow_debt.cli import cli
 from mlflow_debt.errors import InputError
 from mlflow_debt.report.read import since_ms
+
+from support.lineage import OLD_AGE, SESSIONS, T0, make_run
+from support.report import assess, clean_version, findings
 
 DAY = 86_400_000
 
