@@ -73,4 +73,5 @@ def test_a_bad_since_is_one_line_and_exit_2(text, tracking_uri):
         since_ms(text, now_ms=0)
     result = CliRunner().invoke(cli, ["report", "--since", text, "--tracking-uri", tracking_uri])
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: --since") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: --since")
+    assert result.stderr.count("\n") == 1
