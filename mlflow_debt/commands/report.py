@@ -131,7 +131,8 @@ def _write(path: str, text: str) -> None:
     default="90d",
     show_default=True,
     help="History window of the legacy-feature check: runs started since WHEN (days: 90 or "
-    "90d, weeks: 12w, hours: 48h, or a date: 2026-01-31); `all` for every run.",
+    "90d, weeks: 12w, hours: 48h, counted back from the newest feature-tagged run; or a date: "
+    "2026-01-31); `all` for every run.",
 )
 def report(
     tracking_uri: str | None,
@@ -165,9 +166,9 @@ def report(
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
-    window = report_io.since_ms(since)
+    report_io.since_ms(since)  # a bad value is exit 2 before anything is read
     result = report_io.build(
-        get_client(tracking_uri), experiments, models, declarations, thresholds, since=window
+        get_client(tracking_uri), experiments, models, declarations, thresholds, since=since
     )
     text = render(result, fmt)
     if output and output != "-":

@@ -152,8 +152,9 @@ _DAY_MS = 86_400_000
 def since_ms(text: str | None, now_ms: int | None = None) -> int | None:
     """``--since`` as a start time in ms (None: ``all``, no window).
 
-    ``all``; ``N`` or ``Nd`` (days), ``Nw`` (weeks), ``Nh`` (hours) before now; or a date
-    ``YYYY-MM-DD`` (UTC). Anything else is an :class:`~mlflow_debt.errors.InputError`.
+    ``all``; ``N`` or ``Nd`` (days), ``Nw`` (weeks), ``Nh`` (hours) before ``now_ms`` (default:
+    now); or a date ``YYYY-MM-DD`` (UTC). Anything else is an
+    :class:`~mlflow_debt.errors.InputError`.
     """
     from mlflow_debt.errors import InputError
 
@@ -269,11 +270,11 @@ def read_facts(
 ) -> tuple[Facts, Scope]:
     """Everything the checks need, and the scope of the read (for the report's header).
 
-    ``since``: the history window's start in ms (``None``: all history; ``"default"``: the last
-    :data:`DEFAULT_SINCE_DAYS` days).
+    ``since``: the history window's start in ms (``None``: all history), or a ``--since`` text
+    (:func:`since_ms`; ``"default"``: :data:`DEFAULT_SINCE_DAYS` days), counted back from the
+    newest feature-tagged run read.
     """
     store.ensure_reachable(client)
-    window = since_ms(None) if isinstance(since, str) else since
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
     all_exps = store.experiment_names(client)
@@ -313,7 +314,14 @@ def read_facts(
         judge_absent=not experiments,
         registered_runs=live.retired,
     )
-    # The history window: how many runs computed each feature (the legacy-feature check).
+    # The history window: how many runs computed each feature (the legacy-feature check). A
+    # relative window (90d) ends at the newest feature-tagged run read (on an active server:
+    # today), so a store's history means the same whenever it is read.
+    if isinstance(since, str):
+        newest = max((r.start_time for r in live.rows), default=None)
+        window = since_ms(None if since == "default" else since, newest)
+    else:
+        window = since
     tap = _Tap(set())
     window_runs = 0
     for _ in consumers_io.iter_feature_runs(

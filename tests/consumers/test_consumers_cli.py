@@ -267,7 +267,7 @@ def test_feast_tags_and_consumer_tags(client, tracking_uri):
         "scratch",
         {"driver:conv_rate": "num:+:m0.1:s0.2:na0"},
         start=5,
-        extra_tags={tags.tags.CONSUMER_KEY: "pricing"},
+        extra_tags={tags.CONSUMER_KEY: "pricing"},
     )
     # A run with both families is read once, by its own tags.
     both = make_run(

@@ -15,7 +15,7 @@ from support.report import assess, clean_version, findings
 DAY = 86_400_000
 
 
-def _legacy_store(client) -> None:
+def _legacy_store(client, newest_day: int = 10) -> None:
     make_run(
         client,
         "churn",
@@ -23,7 +23,7 @@ def _legacy_store(client) -> None:
         start=0,
         extra_tags={"mlflow_debt.consumer": "churn_model"},
     )
-    clean_version(client, "churn_model", ["user_age"], experiment="churn", start=10 * DAY)
+    clean_version(client, "churn_model", ["user_age"], experiment="churn", start=newest_day * DAY)
 
 
 def test_a_feature_computed_only_before_the_window_is_not_reported(client):
@@ -37,8 +37,8 @@ def test_a_feature_computed_only_before_the_window_is_not_reported(client):
     ]
 
 
-def test_the_default_window_is_90_days_before_now(client, tracking_uri):
-    _legacy_store(client)  # in 2023: long before the default window
+def test_the_default_window_is_the_90_days_before_the_newest_run(client, tracking_uri):
+    _legacy_store(client, newest_day=120)  # legacy_score: 120 days before the newest run
     result = CliRunner().invoke(cli, ["report", "--format", "json", "--tracking-uri", tracking_uri])
     assert result.exit_code == 0, result.output
     assert '"legacy_score"' not in result.stdout
@@ -47,6 +47,10 @@ def test_the_default_window_is_90_days_before_now(client, tracking_uri):
     )
     assert every.exit_code == 0, every.output
     assert '"legacy_score"' in every.stdout
+    wider = CliRunner().invoke(
+        cli, ["report", "--format", "json", "--since", "121d", "--tracking-uri", tracking_uri]
+    )
+    assert '"legacy_score"' in wider.stdout
 
 
 @pytest.mark.parametrize(
