@@ -159,12 +159,12 @@ def _build(uri: str, n_runs: int) -> None:
 def measure(n_runs: int, repeat: int = 3) -> dict[str, object]:
     """Median seconds of ``consumers --format json`` through a fresh ``mlflow server``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from support.server import MlflowServer
-
     from mlflow.tracking import MlflowClient
 
     from mlflow_debt.consumers import render
     from mlflow_debt.consumers.read import build_report
+
+    from support.server import MlflowServer
 
     uri = database_uri(n_runs)
     with tempfile.TemporaryDirectory() as tmp:
