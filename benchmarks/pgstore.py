@@ -1,4 +1,4 @@
-"""Issue 19's team setup: ``consumers`` against a real ``mlflow server`` on PostgreSQL, 100,000 runs.
+"""Issue 19's team setup: ``consumers`` on a real ``mlflow server`` on PostgreSQL, 100,000 runs.
 
 The store has :mod:`bigstore`'s shape (20 experiments, 30 features per run, 20 models of 10
 versions, aliases, one run every ~21 minutes) and is built the same way, by cloning one template
