@@ -65,10 +65,14 @@ def train(args: argparse.Namespace, customers) -> str:
         predictions = model.transform(test_df)
         correct = predictions.where(predictions[TARGET] == predictions["prediction"]).count()
         accuracy = correct / max(predictions.count(), 1)
+        from mlflow.models import infer_signature
+
         info = mlflow.spark.log_model(
             model,
             "model",  # mlflow.spark's artifact path is positional
             registered_model_name=None if args.no_register else NAME,
+            # The columns it reads: the serving contract (and the report's signature check).
+            signature=infer_signature(pdf[FEATURES], pdf[TARGET].astype("float64")),
         )
         mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
         weights = [abs(w) for w in model.stages[-1].coefficients.toArray()]

@@ -167,6 +167,15 @@ def _write(path: str, text: str) -> None:
     "models and versions it concerns (removed where the finding is gone); no other tag, "
     "description or alias is touched.",
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    default="90d",
+    show_default=True,
+    help="History window of the legacy-feature check: runs started since WHEN (days: 90 or "
+    "90d, weeks: 12w, hours: 48h, counted back from the newest feature-tagged run; or a date: "
+    "2026-01-31); `all` for every run.",
+)
 def report(
     tracking_uri: str | None,
     experiments: tuple[str, ...],
@@ -179,6 +188,7 @@ def report(
     fan_out: int,
     many_versions: int,
     annotate: bool,
+    since: str,
 ) -> None:
     """One page with the ML technical debt recorded in MLflow, and a CI gate.
 
@@ -202,8 +212,9 @@ def report(
     fmt = _format(fmt, output)
     declarations = decl.load(declared) if declared else None
     thresholds = Thresholds(fan_out=fan_out, many_versions=many_versions)
+    report_io.since_ms(since)  # a bad value is exit 2 before anything is read
     client = get_client(tracking_uri)
-    result = report_io.build(client, experiments, models, declarations, thresholds)
+    result = report_io.build(client, experiments, models, declarations, thresholds, since=since)
     text = render(result, fmt)
     if output and output != "-":
         _write(output, text)

@@ -40,6 +40,7 @@ legacy token that may mean either value).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -61,6 +62,18 @@ KIND_LABEL: dict[str, str] = {
     EXPERIMENT: "experiment",
 }
 _RANK = {EXPERIMENT: 0, TAG: 1, MODEL: 2}
+_PREPROCESSING = re.compile(r":p[0-9a-f]+$")
+
+
+def value_profile(fingerprint: str) -> str:
+    """The fingerprint without the ``:p<hash>`` of the consumer's own preprocessing."""
+    return _PREPROCESSING.sub("", fingerprint)
+
+
+def preprocessing_of(fingerprint: str) -> str:
+    """The ``:p<hash>`` suffix of a fingerprint (``""``: the model reads the column as is)."""
+    m = _PREPROCESSING.search(fingerprint)
+    return m.group(0)[2:] if m else ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,11 @@ class Consumer:
     #: When the latest features came from a LoggedModel's tags: its id (``latest_run_id`` is
     #: then the model's source run).
     latest_model_id: str | None = None
+    #: For a registered model: the row of its newest live version older than the latest (the
+    #: run id; ``None`` when there is none), and feature -> (fingerprint there, fingerprint now)
+    #: for the features whose preprocessing differs between the two.
+    previous_run_id: str | None = None
+    preprocessing_changes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,17 @@ class Definition:
 
     fingerprint: str
     consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreprocessingChange:
+    """One consumer whose preprocessing of a feature changed between two of its versions."""
+
+    consumer: str
+    before: str
+    after: str
+    before_run_id: str
+    after_run_id: str
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,8 @@ class FeatureUsage:
     definitions: tuple[Definition, ...]
     #: Consumers whose latest run does not know the fingerprint (or only an aliased version reads).
     unknown: tuple[str, ...]
+    #: Consumers whose own preprocessing of the feature changed along their history.
+    preprocessing: tuple[PreprocessingChange, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -175,6 +206,10 @@ class Report:
     @property
     def changed(self) -> tuple[FeatureUsage, ...]:
         return tuple(f for f in self.features if f.changed)
+
+    @property
+    def preprocessing_changed(self) -> tuple[FeatureUsage, ...]:
+        return tuple(f for f in self.features if f.preprocessing)
 
     @property
     def empty(self) -> bool:
@@ -264,6 +299,8 @@ def analyze(  # noqa: C901  one pass over runs and versions; see its sections
     best: dict[str, tuple[int, str, RunRow]] = {}
     kinds: dict[str, ConsumerKind] = {}
     kept_aliased: dict[str, RunRow] = {}
+    #: Rows of live versions (a registered model's history; as many as live versions).
+    kept_versions: dict[str, RunRow] = {}
     n = 0
     for run in runs:
         n += 1
@@ -277,6 +314,8 @@ def analyze(  # noqa: C901  one pass over runs and versions; see its sections
                 best[name] = (*key, run)
         if run.key in aliased_runs:
             kept_aliased[run.key] = run
+        if run.key in models_by_run:
+            kept_versions[run.key] = run
 
     decoded: dict[str, FeatureSet] = {}
 
@@ -297,7 +336,12 @@ def analyze(  # noqa: C901  one pass over runs and versions; see its sections
         reads = set(latest_fp)
         incomplete = 0 if fs.complete else 1
         model_aliases: dict[str, int] = {}
+        previous: RunRow | None = None
+        pre_changes: dict[str, tuple[str, str]] = {}
         if kinds[name] == MODEL:
+            previous = _previous(name, (start, row_key), kept_versions, models_by_run)
+            if previous is not None:
+                pre_changes = _preprocessing_changes(features_of(previous), latest_fp)
             model_aliases = dict(sorted(aliases.get(name, {}).items()))
             for other in kept_aliased.values():
                 if name in models_by_run.get(other.key, ()) and other.key != row_key:
@@ -316,6 +360,8 @@ def analyze(  # noqa: C901  one pass over runs and versions; see its sections
             aliases=model_aliases,
             incomplete_runs=incomplete,
             latest_model_id=run.model_id,
+            previous_run_id=previous.run_id if previous is not None else None,
+            preprocessing_changes=pre_changes,
         )
 
     readers: dict[str, list[str]] = {}
@@ -345,6 +391,38 @@ def analyze(  # noqa: C901  one pass over runs and versions; see its sections
     )
 
 
+def _previous(
+    name: str,
+    latest: tuple[int, str],
+    rows: Mapping[str, RunRow],
+    models_by_run: Mapping[str, Sequence[str]],
+) -> RunRow | None:
+    """The row of ``name``'s newest live version older than its latest row."""
+    older = [
+        r
+        for k, r in rows.items()
+        if name in models_by_run.get(k, ()) and (r.start_time or 0, r.key) < latest
+    ]
+    return max(older, key=lambda r: (r.start_time or 0, r.key), default=None)
+
+
+def _preprocessing_changes(
+    before: FeatureSet, after: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """feature -> (before, after) where both know the feature and their preprocessing differs."""
+    old: dict[str, str] = {}
+    for rec in before.features:
+        old.setdefault(rec.name, rec.fingerprint)
+    out = {}
+    for feature, fp in after.items():
+        was = old.get(feature)
+        if was is None or UNKNOWN in (was, fp):
+            continue
+        if preprocessing_of(was) != preprocessing_of(fp):
+            out[feature] = (was, fp)
+    return out
+
+
 def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) -> FeatureUsage:
     by_fp: dict[str, list[str]] = {}
     newest: dict[str, tuple[int, str]] = {}
@@ -358,15 +436,30 @@ def _usage(feature: str, names: list[str], consumers: Mapping[str, Consumer]) ->
             unknown.append(name)
             continue
         # None (a legacy token that may mean either) is compatible: it joins, never splits.
-        rep = next((r for r in by_fp if same_definition(r, fp) is not False), fp)
+        # Only the value profile is compared across consumers (each preprocesses as it likes).
+        profile = value_profile(fp)
+        rep = next(
+            (r for r in by_fp if same_definition(value_profile(r), profile) is not False), fp
+        )
         by_fp.setdefault(rep, []).append(name)
         newest[rep] = max(newest.get(rep, (0, "")), recency[name])
     order = sorted(by_fp, key=lambda fp: (newest[fp], fp), reverse=True)
+    pre = tuple(
+        PreprocessingChange(
+            n,
+            *consumers[n].preprocessing_changes[feature],
+            consumers[n].previous_run_id or "",
+            consumers[n].latest_run_id,
+        )
+        for n in names
+        if feature in consumers[n].preprocessing_changes
+    )
     return FeatureUsage(
         name=feature,
         consumers=tuple(names),
         definitions=tuple(Definition(fp, tuple(sorted(by_fp[fp]))) for fp in order),
         unknown=tuple(sorted(unknown)),
+        preprocessing=pre,
     )
 
 

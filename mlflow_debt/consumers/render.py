@@ -49,6 +49,19 @@ def _definitions_json(u: FeatureUsage | None) -> list[dict[str, Any]]:
     ]
 
 
+def _preprocessing_json(u: FeatureUsage) -> list[dict[str, Any]]:
+    return [
+        {
+            "consumer": p.consumer,
+            "before": p.before,
+            "after": p.after,
+            "before_run_id": p.before_run_id,
+            "after_run_id": p.after_run_id,
+        }
+        for p in u.preprocessing
+    ]
+
+
 def _consumer_json(c: Consumer) -> dict[str, Any]:
     return {
         "kind": c.kind,
@@ -71,6 +84,7 @@ def report_json(report: Report, declarations: str | None = None) -> dict[str, An
             "definitions": _definitions_json(u),
             "unknown_definition": list(u.unknown),
             "changed": u.changed,
+            "preprocessing_changed": _preprocessing_json(u),
         }
     return {
         "features": features,
@@ -81,6 +95,11 @@ def report_json(report: Report, declarations: str | None = None) -> dict[str, An
                 "unknown_definition": list(u.unknown),
             }
             for u in report.changed
+        ],
+        "preprocessing_changed": [
+            {"feature": u.name} | change
+            for u in report.preprocessing_changed
+            for change in _preprocessing_json(u)
         ],
         "undeclared": [{"feature": p.feature, "consumer": p.consumer} for p in report.undeclared],
         "stale": [{"feature": p.feature, "consumer": p.consumer} for p in report.stale],
@@ -171,6 +190,13 @@ def report_text(report: Report) -> str:
             defs.append(("? (unknown)", ", ".join(u.unknown)))
         lines += text_table(defs, indent="    ")
     lines.append("")
+    pre = report.preprocessing_changed
+    if pre:
+        lines.append(f"Changed preprocessing, along one model's versions ({len(pre)})")
+        rows_pre: list[Cells] = [("FEATURE", "CONSUMER", "BEFORE", "NOW")]
+        rows_pre += [(u.name, p.consumer, p.before, p.after) for u in pre for p in u.preprocessing]
+        lines += text_table(rows_pre)
+        lines.append("")
     lines += _pairs_text(
         "Undeclared consumers", report.undeclared, report.declared, "none: all declared"
     )

@@ -1,19 +1,19 @@
-"""The MLflow reads behind ``mlflow-debt report``: one pass over the runs and the registry.
+"""The MLflow reads behind ``mlflow-debt report``: what is live, and a bounded window of history.
 
-What is read, each as a paged or batched search, never one call per run:
+What is read, each as a paged or batched search, never one call per run, and never every run:
 
 * every registered model (its tags hold the version limit, its aliases say what serves) and
   every live model version (``search_model_versions``);
-* every LoggedModel (``search_logged_models``): its metrics, its artifact location, whether
-  it was ever registered (retired runs, as in ``consumers``), and its feature tags: a version
-  whose LoggedModel carries them reads its features from there, else from its source run;
-* the feature-tagged runs of the experiments, streamed once into the consumer analysis of
-  :mod:`mlflow_debt.consumers.analysis`; as they stream by, the runs behind live versions are
-  noted (code
-  version, metrics, features) and every run's feature names are counted (decoded once per
-  distinct feature set);
-* the live versions' source runs that stream did not carry (no feature tags, another
-  experiment, deleted): batched ``search_runs(attributes.run_id IN (...))``;
+* the live versions' LoggedModels by id (batched ``model_id IN (...)``): their metrics, artifact
+  location and feature tags (a version whose LoggedModel carries them reads its features from
+  there, else from its source run);
+* the live versions' source runs by id (batched ``run_id IN (...)``, deleted ones and other
+  experiments' too): code version, metrics, features;
+* the lineage's live read (:func:`mlflow_debt.consumers.read.read_live`): each consumer's newest
+  feature-tagged run, newest first with an early stop, and whether the runs met are retired;
+* the history window (``--since``, default the last 90 days; ``all``: every run): the
+  feature-tagged runs started in it, streamed once to count how many runs computed each feature
+  (the legacy-feature check); a feature last computed before the window is not today's debt;
 * each selected live version's ``MLmodel`` file (signature, artifact present): one small
   download per version, side by side against an HTTP server;
 * the prune history (:func:`mlflow_debt.prune.audit.read_audit`).
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import itertools
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -109,14 +108,14 @@ class _Tap:
             self.found[run.info.run_id] = _run_facts(run)
 
 
-def _runs_by_id(
+def _source_runs(
     client: MlflowClient, experiment_ids: Sequence[str], run_ids: Iterable[str]
-) -> dict[str, _RunFacts]:
+) -> dict[str, Run]:
     """The runs ``run_ids`` (deleted ones too), in batches."""
     runs = store.runs_by_ids(
         client, experiment_ids, run_ids, view_type=ViewType.ALL, action="Reading source runs"
     )
-    return {run.info.run_id: _run_facts(run) for run in runs}
+    return {run.info.run_id: run for run in runs}
 
 
 @dataclasses.dataclass
@@ -135,28 +134,55 @@ def _features_of(lm_tags: Mapping[str, str]) -> tuple[tuple[str, ...] | None, bo
     return tuple(dict.fromkeys(r.name for r in fs.features)), fs.complete
 
 
-def _logged_models(
-    client: MlflowClient, experiment_ids: Sequence[str]
-) -> tuple[dict[str, _LoggedModel], set[str], dict[str, LoggedModel]]:
-    """model_id -> its metrics, location and features; the source runs of ever-registered
-    models; and the LoggedModels that carry feature tags (for the lineage)."""
-    models: dict[str, _LoggedModel] = {}
-    registered: set[str] = set()
-    with_features: dict[str, LoggedModel] = {}
-    for lm in store.iter_logged_models(client, list(experiment_ids)):
-        lm_tags = dict(lm.tags or {})
-        features, complete = _features_of(lm_tags)
-        models[lm.model_id] = _LoggedModel(
+def _logged_models(models: Iterable[LoggedModel]) -> dict[str, _LoggedModel]:
+    """model_id -> its metrics, location and features."""
+    out: dict[str, _LoggedModel] = {}
+    for lm in models:
+        features, complete = _features_of(dict(lm.tags or {}))
+        out[lm.model_id] = _LoggedModel(
             store.latest_values(lm.metrics or []),
             str(lm.artifact_location or ""),
             features,
             complete,
         )
-        if features is not None:
-            with_features[lm.model_id] = lm
-        if lm.source_run_id and consumers_io.was_registered(lm):
-            registered.add(lm.source_run_id)
-    return models, registered, with_features
+    return out
+
+
+#: The default history window of the legacy-feature check, in days (``--since``).
+DEFAULT_SINCE_DAYS = 90
+_DAY_MS = 86_400_000
+
+
+def since_ms(text: str | None, now_ms: int | None = None) -> int | None:
+    """``--since`` as a start time in ms (None: ``all``, no window).
+
+    ``all``; ``N`` or ``Nd`` (days), ``Nw`` (weeks), ``Nh`` (hours) before ``now_ms`` (default:
+    now); or a date ``YYYY-MM-DD`` (UTC). Anything else is an
+    :class:`~mlflow_debt.errors.InputError`.
+    """
+    from mlflow_debt.errors import InputError
+
+    now = int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000) if now_ms is None else now_ms
+    value = (text if text is not None else f"{DEFAULT_SINCE_DAYS}d").strip().lower()
+    if value == "all":
+        return None
+    units = {"d": _DAY_MS, "w": 7 * _DAY_MS, "h": _DAY_MS // 24}
+    number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "d")
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if number and amount >= 0 and amount == amount and amount < 1e6:
+        return now - int(amount * units[unit])
+    try:
+        day = _dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--since {text!r}: expected 'all', a number of days (90, 90d), weeks (12w), "
+            "hours (48h) or a date (2026-01-31)"
+        ) from None
+    start = _dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc)
+    return int(start.timestamp() * 1000)
 
 
 _NOT_FOUND = ("not found", "does not exist", "no such file", "404", "resource_does_not_exist")
@@ -246,8 +272,14 @@ def read_facts(
     models: Sequence[str] = (),
     declarations: Declarations | None = None,
     page_size: int = consumers_io.RUNS_PAGE,
+    since: int | str | None = "default",
 ) -> tuple[Facts, Scope]:
-    """Everything the checks need, and the scope of the read (for the report's header)."""
+    """Everything the checks need, and the scope of the read (for the report's header).
+
+    ``since``: the history window's start in ms (``None``: all history), or a ``--since`` text
+    (:func:`since_ms`; ``"default"``: :data:`DEFAULT_SINCE_DAYS` days), counted back from the
+    newest feature-tagged run read.
+    """
     store.ensure_reachable(client)
     exps = store.experiments(client, experiments)
     selected_exps = {e.experiment_id: e.name for e in exps}
@@ -263,29 +295,45 @@ def read_facts(
         name: {a: v for v, al in by_v.items() for a in al} for name, by_v in aliases.items()
     }
     versions = list(store.iter_model_versions(client))
-    logged, registered_runs, with_features = _logged_models(client, list(all_exps))
+    model_ids = {m for m in map(store.model_id_of, versions) if m}
+    found_models = store.logged_models_by_ids(client, list(all_exps), model_ids)
+    logged = _logged_models(found_models)
 
     wanted = {str(mv.run_id) for mv in versions if mv.run_id}
-    tap = _Tap(wanted)
+    source_runs = _source_runs(client, list(all_exps), wanted)
+    runs = {rid: _run_facts(run) for rid, run in source_runs.items()}
     # As in ``consumers``: the selected experiments' LoggedModels with features describe their
-    # versions; the others' versions fall back to their runs (not read either).
-    selected_models = {
-        k: lm for k, lm in with_features.items() if str(lm.experiment_id) in selected_exps
-    }
-    version_rows = consumers_io.read_versions(client, selected_models, versions)
+    # versions; the others' versions fall back to their runs.
+    live = consumers_io.read_live(
+        client,
+        selected_exps,
+        versions,
+        logged_models=found_models,
+        source_runs=source_runs,
+        logged_model_experiments=list(all_exps),
+    )
     lineage = analyze(
-        itertools.chain(
-            consumers_io.iter_feature_runs(client, selected_exps, page_size=page_size, tap=tap),
-            consumers_io.model_rows(selected_models, version_rows, selected_exps),
-        ),
-        version_rows,
+        live.rows,
+        live.versions,
         alias_by_model,
         declarations=declarations,
         judge_absent=not experiments,
-        registered_runs=registered_runs | consumers_io.described_runs(version_rows),
+        registered_runs=live.retired,
     )
-    runs = dict(tap.found)
-    runs.update(_runs_by_id(client, list(all_exps), wanted - set(runs)))
+    # The history window: how many runs computed each feature (the legacy-feature check). A
+    # relative window (90d) ends at the newest feature-tagged run read (on an active server:
+    # today), so a store's history means the same whenever it is read.
+    if isinstance(since, str):
+        newest = max((r.start_time for r in live.rows), default=None)
+        window = since_ms(None if since == "default" else since, newest)
+    else:
+        window = since
+    tap = _Tap(set())
+    window_runs = 0
+    for _ in consumers_io.iter_feature_runs(
+        client, selected_exps, page_size=page_size, tap=tap, since_ms=window
+    ):
+        window_runs += 1
 
     scoped = set(models) or names
     locations = {
@@ -339,8 +387,8 @@ def read_facts(
         experiments=tuple(sorted(selected_exps.values())) if experiments else (),
         models=tuple(dict.fromkeys(models)),
         declared=declarations.path if declarations else None,
-        runs_read=tap.runs,
-        logged_models_read=lineage.runs_read - tap.runs,
+        runs_read=sum(1 for r in live.rows if r.model_id is None) + window_runs,
+        logged_models_read=sum(1 for r in live.rows if r.model_id is not None),
         versions_read=len(versions),
         registered_models=len(registered),
     )
@@ -354,8 +402,9 @@ def build(
     declarations: Declarations | None = None,
     thresholds: Thresholds | None = None,
     page_size: int = consumers_io.RUNS_PAGE,
+    since: int | str | None = "default",
 ) -> DebtReport:
     """Read the store and assess it: the one core call behind ``mlflow-debt report``."""
-    facts, scope = read_facts(client, experiments, models, declarations, page_size)
+    facts, scope = read_facts(client, experiments, models, declarations, page_size, since)
     facts = dataclasses.replace(facts, config=read_config(client, facts))
     return dataclasses.replace(assess.assess(facts, thresholds), scope=scope)

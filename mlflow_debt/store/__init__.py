@@ -20,6 +20,7 @@ find only :mod:`.paging` and the readers here):
   one-object reads that version tagging needs.
 * :mod:`.writes`: creates that converge whether or not MLflow's client retried them, and a 403 on
   one object told apart (MLflow 3.17's per-version permissions).
+* :mod:`.newest`: newest-first run pages that stop early, ever-registered source runs.
 """
 
 from __future__ import annotations
@@ -71,6 +72,24 @@ from mlflow_debt.store.logged_models import (
 )
 from mlflow_debt.store.logged_models import (
     set_logged_model_tags as set_logged_model_tags,
+)
+from mlflow_debt.store.newest import (
+    FIRST_PAGE as FIRST_PAGE,
+)
+from mlflow_debt.store.newest import (
+    LAST_PAGE as LAST_PAGE,
+)
+from mlflow_debt.store.newest import (
+    MODEL_VERSIONS_TAG as MODEL_VERSIONS_TAG,
+)
+from mlflow_debt.store.newest import (
+    registered_sources as registered_sources,
+)
+from mlflow_debt.store.newest import (
+    run_pages_newest_first as run_pages_newest_first,
+)
+from mlflow_debt.store.newest import (
+    was_registered as was_registered,
 )
 from mlflow_debt.store.paging import (
     EXPERIMENTS_PAGE as EXPERIMENTS_PAGE,

@@ -14,6 +14,7 @@ from mlflow_debt.cli import cli
 from support.lineage import (
     NEW_AGE,
     OLD_AGE,
+    PLAN,
     SESSIONS,
     make_run,
     register,
@@ -94,6 +95,7 @@ def test_json_report_is_exactly_the_documented_shape(team_uri, tmp_path, team):
         ],
         "unknown_definition": [],
         "changed": True,
+        "preprocessing_changed": [],
     }
     assert data["features"]["session_count"]["consumers"] == [
         "ads_ranker",
@@ -170,12 +172,44 @@ def test_experiment_filter(team_uri):
     assert list(data["consumers"]) == ["ads_ranker"]
 
 
-def test_reads_are_paged_with_no_call_per_run(team_uri, mocker):
-    search = mocker.spy(MlflowClient, "search_runs")
-    get_run = mocker.spy(MlflowClient, "get_run")
-    assert consumers(team_uri).exit_code == 0
-    assert search.call_count == 2  # one per tag family (own, Feast)
-    assert get_run.call_count == 0
+def test_reads_cost_what_is_live_not_the_history(tmp_path, mocker):
+    # Issue 19: the calls depend on the experiments, consumers and live versions, never on how
+    # many older runs there are (and nothing is read one run at a time).
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    team_scenario(client)
+    make_run(client, "adhoc", {"user_age": OLD_AGE}, start=5)
+    make_run(client, "adhoc", {"plan": PLAN}, start=6, extra_tags={tags.CONSUMER_KEY: "pricing"})
+
+    def calls() -> tuple[int, int, int, str]:
+        search = mocker.spy(MlflowClient, "search_runs")
+        get_run = mocker.spy(MlflowClient, "get_run")
+        result = consumers(uri, "--format", "json")
+        read = sum(len(page) for page in search.spy_return_list)
+        n = (search.call_count, read, get_run.call_count, result.stdout)
+        mocker.stopall()
+        return n
+
+    def history(n: int, offset: int) -> None:  # older runs: unregistered, tagged and untagged
+        for i in range(offset, offset + n):
+            make_run(client, "adhoc", {"user_age": OLD_AGE}, start=-100 - i)
+            make_run(
+                client,
+                "adhoc",
+                {"plan": PLAN},
+                start=-100 - i,
+                extra_tags={tags.CONSUMER_KEY: "pricing"},
+            )
+
+    searches, _, get_runs, before = calls()
+    assert get_runs == 0
+    history(30, 0)  # more than a first page of the newest-first reads
+    searches_30, read_30, _, _ = calls()
+    history(90, 30)
+    searches_120, read_120, get_runs, after = calls()
+    assert (searches_120, read_120, get_runs) == (searches_30, read_30, 0)
+    assert searches_30 <= 3 * searches  # a store read whole by the first page needs no more
+    assert json.loads(after)["consumers"] == json.loads(before)["consumers"]
 
 
 # --- impact -----------------------------------------------------------------------------------
