@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.corpus_oracle import judge
 from mlflow.tracking import MlflowClient
 
 from mlflow_debt import tags
+
+from support.corpus_oracle import judge
 
 CORPUS = Path(__file__).parent / "corpus"
 RUNNER = Path(__file__).parents[1] / "support" / "corpus_runner.py"
@@ -69,8 +71,17 @@ FAST = (
 KNOWN_MISSES: dict[str, str] = {}
 
 
-def run_script(script: str, workdir: Path) -> tuple[dict[str, Any], list[Any]]:
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite store, copied for each script (migrating costs seconds of CPU)."""
+    db = tmp_path_factory.mktemp("corpus-store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}").search_experiments()
+    return db
+
+
+def run_script(script: str, workdir: Path, store: Path) -> tuple[dict[str, Any], list[Any]]:
     """Run ``script`` under the runner in a fresh interpreter; the oracle and the checks."""
+    shutil.copyfile(store, workdir / "mlflow.db")
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     out = workdir / "oracle.json"
     env = {
@@ -93,7 +104,8 @@ def run_script(script: str, workdir: Path) -> tuple[dict[str, Any], list[Any]]:
     proc = subprocess.run(
         args, env=env, cwd=workdir, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
-    assert proc.returncode == 0 and out.exists(), proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.exists(), proc.stderr[-3000:]
     oracle = json.loads(out.read_text())
     return oracle, judge(oracle, *recorded_features(uri))
 
@@ -120,18 +132,24 @@ def _params(scripts: tuple[str, ...]) -> list[Any]:
     for script in scripts:
         marks: list[Any] = [] if script in FAST else [pytest.mark.slow]
         if script in KNOWN_MISSES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_MISSES[script], raises=AssertionError, strict=True))
+            marks.append(
+                pytest.mark.xfail(reason=KNOWN_MISSES[script], raises=AssertionError, strict=True)
+            )
         params.append(pytest.param(script, marks=marks, id=script))
     return params
 
 
 @pytest.mark.parametrize("script", _params(SCRIPTS))
-def test_recorded_features_are_what_the_model_reads(script: str, tmp_path: Path) -> None:
-    oracle, checks = run_script(script, tmp_path)
+def test_recorded_features_are_what_the_model_reads(
+    script: str, tmp_path: Path, empty_store: Path
+) -> None:
+    oracle, checks = run_script(script, tmp_path, empty_store)
     assert oracle["error"] is None, oracle["error"]
     assert oracle["fits"], "the oracle saw no fit: the script does not belong in the corpus"
     wrong = [c for c in checks if not c.ok]
-    assert not wrong, "\n".join(f"{c.target}: expected {c.expected}, got {c.recorded}" for c in wrong)
+    assert not wrong, "\n".join(
+        f"{c.target}: expected {c.expected}, got {c.recorded}" for c in wrong
+    )
 
 
 def test_the_tables_name_real_scripts() -> None:
@@ -140,3 +158,105 @@ def test_the_tables_name_real_scripts() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "lineage.md").read_text()
     for script in KNOWN_MISSES:
         assert Path(script).name in docs, f"{script} is a known miss not in docs/lineage.md"
+
+
+# --- the oracle itself (no subprocess, no store) --------------------------------------------------
+
+
+def _frame() -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(80, 6)), columns=list("abcdef"))
+    df["plan"] = rng.choice(["x", "y", "z"], 80)
+    return df, (df["a"] > 0).astype(int)
+
+
+def _model(kind: str) -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    def ct(*cols: str, remainder: str = "drop") -> Any:
+        return ColumnTransformer([("num", StandardScaler(), list(cols))], remainder=remainder)
+
+    def encoded(*cols: str) -> Any:
+        return ColumnTransformer(
+            [("num", StandardScaler(), list(cols)), ("cat", OneHotEncoder(), ["plan"])]
+        )
+
+    models = {
+        "bare": LogisticRegression(),
+        "ct_drop": make_pipeline(encoded("a", "b"), LogisticRegression()),
+        "ct_remainder": make_pipeline(ct("a", "b", remainder="passthrough"), LogisticRegression()),
+        "selector": make_pipeline(
+            ct("a", "b", "c", "d"), SelectKBest(f_classif, k=1), LogisticRegression()
+        ),
+        "search": GridSearchCV(
+            make_pipeline(ct("c"), LogisticRegression()), {"logisticregression__C": [1, 2]}
+        ),
+        "calibrated": CalibratedClassifierCV(make_pipeline(ct("d", "e"), LogisticRegression())),
+        "voting": VotingClassifier(
+            [
+                ("x", make_pipeline(ct("a"), LogisticRegression())),
+                ("y", make_pipeline(ct("f"), LogisticRegression())),
+            ]
+        ),
+    }
+    return models[kind]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("bare", {"a", "b", "c", "d", "e", "f"}),
+        ("ct_drop", {"a", "b", "plan"}),
+        ("ct_remainder", {"a", "b", "c", "d", "e", "f"}),
+        ("selector", {"a"}),
+        ("search", {"c"}),
+        ("calibrated", {"d", "e"}),
+        ("voting", {"a", "f"}),
+    ],
+)
+def test_the_oracle_reads_the_fitted_model(kind: str, expected: set[str]) -> None:
+    from support.corpus_oracle import read_set
+
+    df, y = _frame()
+    X = df if kind not in {"bare", "ct_remainder", "selector"} else df.drop(columns="plan")
+    assert set(read_set(_model(kind).fit(X, y)).names or ()) == expected
+
+
+def test_the_oracle_reads_positions_of_an_array() -> None:
+    from support.corpus_oracle import read_set
+
+    df, y = _frame()
+    found = read_set(_model("bare").fit(df[["a", "b"]].to_numpy(), y))
+    assert (found.names, found.n_in, found.n_read) == (None, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("fit_names", "recorded", "ok"),
+    [
+        (["a", "b"], ["b", "a"], True),
+        (["a", "b"], ["a", "b", "c"], False),  # the frame's width, not what the model reads
+        (["a", "b"], None, False),  # nothing recorded for a named fit
+        (None, None, True),  # an array: not recorded, by rule
+        (None, ["a"], False),  # another fit standing in for the array model
+    ],
+)
+def test_judge(fit_names: list[str] | None, recorded: list[str] | None, ok: bool) -> None:
+    fit = {"cls": "LogisticRegression", "names": fit_names, "n_in": 2, "n_read": 2}
+    oracle = {"fits": [fit], "attributed": {"r1": 0}, "logged": {"m1": 0}}
+    checks = judge(oracle, {"r1": recorded}, {"m1": recorded})
+    assert [c.ok for c in checks] == [ok, ok]
+
+
+def test_judge_expects_nothing_on_a_run_without_fits() -> None:
+    oracle: dict[str, Any] = {"fits": [], "attributed": {}, "logged": {}}
+    assert [c.ok for c in judge(oracle, {"r1": None, "r2": ["a"]}, {})] == [True, False]

@@ -74,7 +74,7 @@ def _subs(est: Any, n_in: int) -> list[Any]:
     for attr in _SUB_ATTRS:
         value = est.__dict__.get(attr)
         items = value if isinstance(value, (list, tuple)) else [value]
-        if hasattr(value, "ravel") and getattr(value, "dtype", None) == object:
+        if hasattr(value, "ravel") and getattr(getattr(value, "dtype", None), "kind", "") == "O":
             items = list(value.ravel())
         for item in items:
             sub = item if _is_estimator(item) else getattr(item, "estimator", None)

@@ -37,7 +37,7 @@ from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_oracle import is_predictor, read_set  # noqa: E402  the runner is run as a script
+from corpus_oracle import is_predictor, read_set  # the runner is run as a script
 
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit", "fit_resample"})
 #: Frames between a caller and a fit that belong to wrappers, not to the caller.
@@ -134,15 +134,16 @@ def install(observer: Observer) -> None:
             observer.observe(sys._getframe(1))
         return original(estimator, X, reset=reset)
 
-    validation._check_feature_names = _check_feature_names  # type: ignore[assignment]
-    log_model = mlflow.sklearn.log_model
+    validation._check_feature_names = _check_feature_names
+    flavor: Any = mlflow.sklearn  # a lazily loaded module to type checkers
+    log_model = flavor.log_model
 
     def _log_model(sk_model: Any, *args: Any, **kwargs: Any) -> Any:
         info = log_model(sk_model, *args, **kwargs)
         observer.logged[str(info.model_id)] = sk_model
         return info
 
-    mlflow.sklearn.log_model = _log_model
+    flavor.log_model = _log_model
 
 
 def attribute(fits: list[Fit], logged: dict[str, Any]) -> dict[str, Any]:
