@@ -40,8 +40,9 @@ from support.corpus_oracle import judge
 
 CORPUS = Path(__file__).parent / "corpus"
 RUNNER = Path(__file__).parents[1] / "support" / "corpus_runner.py"
-#: Each script's own time limit (a shared 2-core machine; every example runs in seconds alone).
-TIMEOUT = 180
+#: Each script's own time limit: a bound for a hung script, not a measure. Alone every example
+#: takes seconds; on a loaded shared machine (load 20 on 2 cores) the slowest took minutes.
+TIMEOUT = 900
 
 #: MLflow's examples: the scripts that are run (helpers they import are not).
 MLFLOW_SCRIPTS = (
@@ -57,7 +58,7 @@ SCRIPTS += MLFLOW_SCRIPTS
 
 #: The everyday tier: quick scripts that cover DataFrames, pipelines, arrays, autolog, log_model.
 FAST = (
-    "sklearn/feature_selection_plot_select_from_model_diabetes.py",
+    "sklearn/linear_model_plot_ridge_coeffs.py",
     "sklearn/inspection_plot_permutation_importance_multicollinear.py",
     "sklearn/linear_model_plot_lasso_lars_ic.py",
     "sklearn/preprocessing_plot_scaling_importance.py",
