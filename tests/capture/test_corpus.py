@@ -69,7 +69,12 @@ FAST = (
 )
 
 #: script -> why capture misses it today (issue 18 section). Also in docs/lineage.md.
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    "sklearn/release_highlights_plot_release_highlights_1_9_0.py": (
+        "attribution: the run's last predictor is a LogisticRegression fit on an array, which "
+        "capture does not record, so the run's tags describe the DataFrame Pipeline fit before it"
+    ),
+}
 
 
 @pytest.fixture(scope="module")
