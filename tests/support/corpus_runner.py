@@ -20,7 +20,8 @@ The JSON written: ``fits`` (class, entry point, run, names, ``n_in``, ``n_read``
 thread), ``attributed`` (run id -> index of the fit docs/lineage.md's attribution rule gives the
 run's tags: the fit of the model last logged from the run, else the last predictor fit on the
 main thread, else the last fit) and ``logged`` (LoggedModel id -> index of the fit whose object
-``mlflow.sklearn.log_model`` was given), ``error`` (the script's exception, if any).
+``mlflow.sklearn.log_model`` was given), ``library_fits`` (how many fits scikit-learn made
+itself, not counted as the script's), ``error`` (the script's exception, if any).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Observer:
     fits: list[Fit] = field(default_factory=list)
     current: tuple[int, int] | None = None  # (id of the outermost frame, id of its estimator)
     logged: dict[str, Any] = field(default_factory=dict)  # LoggedModel id -> logged object
+    library_fits: int = 0  # fits scikit-learn made itself (cross_val_predict's clones...)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, frame: FrameType | None) -> None:
@@ -85,7 +87,10 @@ class Observer:
             ):
                 outermost = frame
             frame = frame.f_back
-        if outermost is None or _called_by_library(outermost.f_back):
+        if outermost is None:
+            return
+        if _called_by_library(outermost.f_back):
+            self.library_fits += 1
             return
         est = outermost.f_locals["self"]
         key = (id(outermost), id(est))
@@ -198,6 +203,7 @@ def main(argv: list[str]) -> int:
         "script": script.name,
         "run": run.info.run_id if run is not None else None,
         "fits": [f.snapshot for f in observer.fits],
+        "library_fits": observer.library_fits,
         "error": error,
         **attribute(observer.fits, observer.logged),
     }
