@@ -73,7 +73,8 @@ class Fit:
 class Observer:
     fits: list[Fit] = field(default_factory=list)
     current: tuple[int, int] | None = None  # (id of the outermost frame, id of its estimator)
-    logged: dict[str, Any] = field(default_factory=dict)  # LoggedModel id -> logged object
+    #: LoggedModel id -> (the object logged, the run it was logged in)
+    logged: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     library_fits: int = 0  # fits scikit-learn made itself (cross_val_predict's clones...)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -145,13 +146,13 @@ def install(observer: Observer) -> None:
 
     def _log_model(sk_model: Any, *args: Any, **kwargs: Any) -> Any:
         info = log_model(sk_model, *args, **kwargs)
-        observer.logged[str(info.model_id)] = sk_model
+        observer.logged[str(info.model_id)] = (sk_model, _active_run_id())
         return info
 
     flavor.log_model = _log_model
 
 
-def attribute(fits: list[Fit], logged: dict[str, Any]) -> dict[str, Any]:
+def attribute(fits: list[Fit], logged: dict[str, tuple[Any, str | None]]) -> dict[str, Any]:
     """docs/lineage.md's attribution rule over the observed fits, per run and per LoggedModel."""
 
     def fit_of(obj: Any) -> int | None:
@@ -160,14 +161,16 @@ def attribute(fits: list[Fit], logged: dict[str, Any]) -> dict[str, Any]:
                 return i
         return None
 
-    logged_fit = {model_id: fit_of(obj) for model_id, obj in logged.items()}
-    runs = {f.run for f in fits if f.run is not None}
+    logged_fit = {model_id: fit_of(obj) for model_id, (obj, _) in logged.items()}
+    # a model fit outside any run and logged in one is that run's (docs/lineage.md)
+    runs = {f.run for f in fits} | {run for _, run in logged.values()}
     attributed: dict[str, int | None] = {}
-    for run in sorted(runs):
+    for run in sorted(r for r in runs if r is not None):
         mine = [i for i, f in enumerate(fits) if f.run == run]
-        from_logged = [i for m, i in logged_fit.items() if i is not None and fits[i].run == run]
+        from_logged = [i for m, i in logged_fit.items() if i is not None and logged[m][1] == run]
         main = [i for i in mine if fits[i].main_thread and _snapshot(fits[i])["predictor"]]
-        attributed[run] = (from_logged or main or mine)[-1] if mine else None
+        chosen = from_logged or main or mine
+        attributed[run] = chosen[-1] if chosen else None
     return {"attributed": attributed, "logged": logged_fit}
 
 
