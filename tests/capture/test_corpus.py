@@ -44,14 +44,9 @@ RUNNER = Path(__file__).parents[1] / "support" / "corpus_runner.py"
 #: takes seconds; on a loaded shared machine (load 20 on 2 cores) the slowest took minutes.
 TIMEOUT = 900
 
-#: MLflow's examples: the scripts that are run (helpers they import are not).
-MLFLOW_SCRIPTS = (
-    "mlflow/demos_mlflow-3/ml.py",
-    "mlflow/sklearn_autolog/grid_search_cv.py",
-    "mlflow/sklearn_autolog/linear_regression.py",
-    "mlflow/sklearn_autolog/pipeline.py",
-    "mlflow/sklearn_elasticnet_diabetes/train_diabetes.py",
-    "mlflow/sklearn_logistic_regression/train.py",
+#: MLflow's example idioms, written for this corpus (MLflow's own example files are not copied).
+MLFLOW_SCRIPTS = tuple(
+    sorted(f"mlflow_idioms/{p.name}" for p in (CORPUS / "mlflow_idioms").glob("*.py"))
 )
 SCRIPTS = tuple(sorted(f"sklearn/{p.name}" for p in (CORPUS / "sklearn").glob("*.py")))
 SCRIPTS += MLFLOW_SCRIPTS
@@ -64,8 +59,8 @@ FAST = (
     "sklearn/preprocessing_plot_scaling_importance.py",
     "sklearn/tree_plot_iris_dtc.py",
     "sklearn/neighbors_plot_nearest_centroid.py",
-    "mlflow/demos_mlflow-3/ml.py",
-    "mlflow/sklearn_autolog/pipeline.py",
+    "mlflow_idioms/log_model_column_transformer.py",
+    "mlflow_idioms/autolog_grid_search.py",
 )
 
 #: script -> why capture misses it today (issue 18 section). Also in docs/lineage.md.
@@ -105,7 +100,7 @@ def run_script(script: str, workdir: Path, store: Path) -> tuple[dict[str, Any],
     for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         env.pop(name, None)
     args = [sys.executable, str(RUNNER), str(CORPUS / script), str(out)]
-    if script.startswith("mlflow/"):
+    if script.startswith("mlflow_idioms/"):
         args.append("--own-runs")
     proc = subprocess.run(
         args, env=env, cwd=workdir, capture_output=True, text=True, timeout=TIMEOUT, check=False

@@ -157,7 +157,13 @@ def attribute(fits: list[Fit], logged: dict[str, tuple[Any, str | None]]) -> dic
 
     def fit_of(obj: Any) -> int | None:
         for i in range(len(fits) - 1, -1, -1):
-            if fits[i].est is obj or getattr(obj, "best_estimator_", None) is fits[i].est:
+            est = fits[i].est
+            if (
+                est is obj
+                or getattr(obj, "best_estimator_", None) is est
+                # autolog logs a search's best_estimator_, refit inside the search's own fit
+                or getattr(est, "best_estimator_", None) is obj
+            ):
                 return i
         return None
 
