@@ -126,7 +126,7 @@ def _install_log_model_hook() -> None:
 
 def _on_run_end(run_id: Any) -> None:
     if isinstance(run_id, str) and writer.needs_write(run_id):
-        writer.complete([run_id], moment=f"at the end of run {run_id}")
+        writer.complete([run_id], moment="at the end of the run")
 
 
 def _install_end_hook() -> None:
