@@ -216,7 +216,8 @@ def test_end_run_never_deadlocks(tmp_path, tracking_uri, client) -> None:
     listener), at interpreter shutdown (a run nobody ended), in a forked child: all return."""
     code = f"""
     import threading, multiprocessing as mp
-        import mlflow_debt
+    from sklearn.base import BaseEstimator
+    import mlflow_debt
     from mlflow_debt.capture import recorder
     mlflow.set_tracking_uri({tracking_uri!r})
 
