@@ -415,3 +415,14 @@ def test_a_run_without_fits_costs_the_end_nothing() -> None:
     assert writer.complete(["no-such-run"]) is True
     with samples._lock:
         assert "no-such-run" not in samples._in_flight
+
+
+@pytest.mark.usefixtures("tracking_uri")
+def test_nested_runs_are_each_complete_when_they_end(client) -> None:
+    X, y = frame()
+    with mlflow.start_run() as parent:
+        LogisticRegression().fit(X, y)
+        with mlflow.start_run(nested=True) as child:
+            LogisticRegression().fit(X[["visits"]], y)
+        assert features(client, child.info.run_id).names == ["visits"]  # no flush()
+    assert features(client, parent.info.run_id).names == ["age", "visits"]
