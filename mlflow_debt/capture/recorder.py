@@ -63,10 +63,8 @@ from typing import Any
 
 from mlflow_debt import tags
 from mlflow_debt.capture import samples, seams, writer
-from mlflow_debt.capture.attribution import OTHER_FITS_KEY, OTHER_FITS_MAX, other_fits_value
 from mlflow_debt.capture.samples import (
     _OUTSIDE,
-    COPY_NOW_CELLS,
     MAX_HELD_CELLS,
     MAX_OUTSIDE_FITS,
     _cells,
@@ -78,11 +76,7 @@ from mlflow_debt.capture.samples import (
     positional_names,
 )
 from mlflow_debt.capture.writer import (
-    DEBOUNCE_S,
-    DEFAULT_EXIT_TIMEOUT_S,
     EXIT_TIMEOUT_ENV,
-    LINGER_S,
-    MAX_DELAY_S,
     _schedule,
     _write_run,
     add_write_listener,
@@ -93,15 +87,7 @@ from mlflow_debt.capture.writer import (
 from mlflow_debt.tags import FeatureRecord, FeatureSet
 
 __all__ = [
-    "COPY_NOW_CELLS",
-    "DEBOUNCE_S",
-    "DEFAULT_EXIT_TIMEOUT_S",
     "EXIT_TIMEOUT_ENV",
-    "LINGER_S",
-    "MAX_DELAY_S",
-    "MAX_HELD_CELLS",
-    "OTHER_FITS_KEY",
-    "OTHER_FITS_MAX",
     "OUTER_ENV",
     "add_write_listener",
     "enter",
@@ -109,7 +95,6 @@ __all__ = [
     "is_dataframe",
     "leave",
     "log_explicit",
-    "other_fits_value",
     "outermost_call",
     "positional_names",
     "record_features",
