@@ -367,10 +367,28 @@ def _settle(delay: float) -> None:
         _nudge.wait(remaining)
 
 
+_warmed: set[str | None] = set()
+
+
+def _warm_stores() -> None:
+    """Open the store of each queued run now, during the debounce: the first store of a process
+    imports MLflow's store modules and checks the database (seconds on a busy machine), which a
+    run's end or the exit (a ``mlflow run`` child that never touched the store) would wait for."""
+    from mlflow_debt import store
+
+    with samples._lock:
+        uris = {samples._runs[r].tracking_uri for r in samples._dirty if r in samples._runs}
+    for uri in uris - _warmed:
+        _warmed.add(uri)
+        with contextlib.suppress(Exception):  # the write reports a broken store, not this
+            store.get_client(uri)
+
+
 def _writer_loop() -> None:
     """Write what fits left to write; end when there has been nothing to do for
     :data:`LINGER_S`: the thread never outlives its work by more."""
     global _writer, _delay, _last_write, _lingering
+    _warm_stores()
     while True:
         if time.monotonic() - _last_write > MAX_DELAY_S:
             _delay = DEBOUNCE_S  # a quiet spell: the next fit is written soon
