@@ -13,6 +13,11 @@ Cases (each with a baseline measured in the same run):
 * fit loop (issue 11): 150 small ``LogisticRegression`` fits (2,000 rows) on varying column
   subsets in one run, capture on vs off, interleaved, each loop in a new run. Goal <= 5% on the
   loop (what training code waits for); the loop plus the final ``flush()`` is reported too.
+* sweep (issue 18): a whole script (a fresh interpreter: imports, then 40 runs of one small
+  ``LogisticRegression`` fit each, 1,000 x 10, each run ended by its ``with`` block, which now
+  writes the run's features before it returns), with and without a ``log_model`` per run
+  (whose LoggedModel's features are written before it returns), capture on vs off, wall time
+  from start to exit, interleaved. Goal <= 1.10x each.
 """
 
 from __future__ import annotations
@@ -129,7 +134,89 @@ def run(quick: bool = False) -> list[Row]:
 
     rows.extend(_fit_overhead(quick))
     rows.extend(_loop_overhead(quick))
+    rows.extend(_sweep_overhead(quick, env, off))
     return rows
+
+
+SWEEP_CODE = """
+import sys
+import mlflow, numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+mlflow.set_tracking_uri(sys.argv[1])
+log_model = sys.argv[2] == "1"
+rng = np.random.default_rng(2)
+X = pd.DataFrame(rng.normal(size=(1_000, 10)), columns=[f"f{i}" for i in range(10)])
+y = (X.f0 + X.f1 > 0).astype(int)
+for i in range(int(sys.argv[3])):
+    with mlflow.start_run():
+        model = LogisticRegression(max_iter=100).fit(X, y)
+        if log_model:
+            mlflow.sklearn.log_model(model, name="model")
+"""
+
+
+def _sweep_overhead(quick: bool, env: dict[str, str], off: dict[str, str]) -> list[Row]:
+    """Whole scripts of 40 one-fit runs (with and without log_model), capture on vs off."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    runs = 40
+    rounds = 3 if quick else 5
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        template = f"{tmp}/template.db"  # MLflow's schema made once: each script gets a copy
+        subprocess.run(
+            [
+                PY,
+                "-c",
+                f"import mlflow; mlflow.MlflowClient('sqlite:///{template}').search_experiments()",
+            ],
+            env=off,
+            check=True,
+            capture_output=True,
+        )
+        for log_model in (False, True):
+            times: dict[bool, list[float]] = {True: [], False: []}
+            last_db = ""
+            for round_ in range(rounds + 1):  # the first round warms the disk cache
+                order = (True, False) if round_ % 2 == 0 else (False, True)
+                for enabled in order:
+                    db = f"{tmp}/sweep-{int(log_model)}-{round_}-{int(enabled)}.db"
+                    shutil.copyfile(template, db)
+                    gc.collect()
+                    t0 = time.perf_counter()
+                    subprocess.run(
+                        [PY, "-c", SWEEP_CODE, f"sqlite:///{db}", str(int(log_model)), str(runs)],
+                        env=env if enabled else off,
+                        check=True,
+                        capture_output=True,
+                    )
+                    if round_:
+                        times[enabled].append(time.perf_counter() - t0)
+                    if enabled:
+                        last_db = db
+            client = MlflowClient(f"sqlite:///{last_db}")  # capture really happened, every run
+            found = client.search_runs(["0"], max_results=1000)
+            tagged = [r for r in found if "mlflow_debt.digest" in r.data.tags]
+            assert len(tagged) == len(found) == runs, (len(tagged), len(found))
+            if log_model:
+                models = client.search_logged_models(["0"], max_results=1000)
+                assert sum("mlflow_debt.digest" in m.tags for m in models) == runs
+            on, base = statistics.median(times[True]), statistics.median(times[False])
+            with_log = " + log_model" if log_model else ""
+            out.append(
+                Row(
+                    "plugin",
+                    f"whole script, {runs} runs of one small fit{with_log}, capture on",
+                    on,
+                    "capture off",
+                    base,
+                    goal="<= 1.10x",
+                    met=on / base <= 1.10,
+                )
+            )
+    return out
 
 
 def _loop_overhead(quick: bool) -> list[Row]:

@@ -48,6 +48,7 @@ PURE_MODULES = [
     "mlflow_debt.report.svg",
     "mlflow_debt.report.annotate",
     "mlflow_debt.capture.fingerprint",
+    "mlflow_debt.capture.attribution",
     "mlflow_debt.output",
     "mlflow_debt.errors",
     "mlflow_debt.redact",

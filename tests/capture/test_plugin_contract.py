@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 import mlflow_debt
 from mlflow_debt import tags
-from mlflow_debt.capture import hook, recorder
+from mlflow_debt.capture import hook, recorder, samples
 from mlflow_debt.errors import MlflowDebtWarning
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +211,7 @@ def test_a_change_to_x_right_after_the_fit_never_reaches_the_recorded_features(
     y = (X["age"] > 40).astype(int)
     expected = tags.encode(profile.describe(X.copy()), "sklearn:LogisticRegression")
     with mlflow.start_run() as run:
-        with recorder._lock:  # the writer cannot copy the sample until the change is made
+        with samples._lock:  # the writer cannot copy the sample until the change is made
             LogisticRegression().fit(X, y)
             X.iloc[:, 0] = X["age"].to_numpy() * 1000.0  # in place: a unit change
             X.loc[X.index[: rows // 5], "visits"] = np.nan
@@ -300,16 +300,16 @@ def test_finished_runs_leave_nothing_behind_in_the_process(client) -> None:
 
     X, y = frame(3_000)
     assert mlflow_debt.flush()
-    with recorder._lock:  # what earlier tests left (fits outside runs whose models live)
-        runs_before, cells_before = set(recorder._runs), recorder._held_cells
+    with samples._lock:  # what earlier tests left (fits outside runs whose models live)
+        runs_before, cells_before = set(samples._runs), samples._held_cells
     for _ in range(12):
         with mlflow.start_run():
             LogisticRegression().fit(X, y)
             IsolationForest(n_estimators=5, random_state=0).fit(X[["age"]])
         assert mlflow_debt.flush()
-    with recorder._lock:
-        assert set(recorder._runs) <= runs_before
-        assert recorder._held_cells <= cells_before
+    with samples._lock:
+        assert set(samples._runs) <= runs_before
+        assert samples._held_cells <= cells_before
     assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 12
 
 
