@@ -210,6 +210,10 @@ class _Fit:
     records: list[FeatureRecord] | None = None
     model: weakref.ref[Any] | None = None
     refs: list[weakref.ref[Any]] = field(default_factory=list)
+    #: Positions (in ``key``) of the columns the fitted model reads; ``None``: all of them.
+    reads: list[int] | None = None
+    #: Columns handed in but not read, when known beyond ``key`` (provenance: the transformers').
+    unread: tuple[str, ...] | None = None
 
     _key: tuple[tuple[str, str], ...] | None = None
 
@@ -398,6 +402,7 @@ def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> bool:
                 fit.records,
             )
             old.kind = fit.kind
+            old.reads, old.unread = fit.reads, fit.unread
             run.fits.remove(old)
             run.fits.append(old)
             fit = old
@@ -438,13 +443,17 @@ def _drop_sample(fit: _Fit) -> None:
 def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> None:
     """Attribute an outermost fit on ``X`` to the active run (profiling happens later)."""
     run_id = _run_id_here()
+    traced = _traced(estimator, X)
     if run_id is None:
         # Outside a run nothing is written (never create one), but a model fit now and logged
         # later inside a run ("fit, then start_run and log_model") still gets its features.
-        if is_dataframe(X) and not positional_names(X.columns):
-            _remember_outside_run(estimator, X, kind, y)
+        if traced is not None or (is_dataframe(X) and not positional_names(X.columns)):
+            _remember_outside_run(estimator, X, kind, y, traced)
         return
     name = type(estimator).__name__
+    if traced is not None:  # the output of a recorded transformer: its source columns
+        _record_traced(run_id, estimator, traced, kind, y)
+        return
     if not is_dataframe(X):
         if X is not None:
             warn_once(
@@ -479,7 +488,7 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
         and type(X).__module__.startswith("pandas")
         and profile.copy_on_write()
     )
-    sample, pre = profile.snapshot(X, estimator, copy=not view)
+    sample, pre, reads = profile.snapshot_reads(X, estimator, copy=not view)
     rows, cols = X.shape
     thread, main = _thread_label()
     fit = _Fit(
@@ -493,7 +502,46 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
         None if type(X).__module__.startswith("pandas") else _frame_columns(X),
     )
     fit.sample, fit.view, fit.pre = sample, view, pre
+    fit.reads = None if reads is None or len(reads) == cols else reads
     fit.held = rows * cols if view else min(rows, profile.MAX_ROWS) * cols
+    urgent = _add(run_id, fit, estimator, mlflow.get_tracking_uri())
+    _schedule(run_id, urgent=urgent)
+
+
+def _traced(estimator: Any, X: Any) -> Any:
+    """``X``'s provenance (:mod:`.provenance`) when it is a recorded transformer's output."""
+    from mlflow_debt.capture import provenance
+
+    try:
+        return provenance.trace(estimator, X)
+    except Exception:  # noqa: BLE001  capture never fails the user's fit: recorded as it is
+        return None
+
+
+def _traced_fit(estimator: Any, traced: Any, kind: str, y: Any) -> _Fit:
+    """A fit on a transformer's output, as a fit on its source columns (sample shared)."""
+    origin = traced.origin
+    thread, main = _thread_label()
+    fit = _Fit(
+        next(_order),
+        f"sklearn:{type(estimator).__name__}",
+        kind,
+        thread,
+        main,
+        _score(estimator, y is not None),
+        (tuple(origin.names), tuple(origin.dtypes)),
+    )
+    fit.sample, fit.view, fit.pre = origin.sample, origin.view, dict(traced.pre)
+    fit.reads = None if len(traced.read) == len(origin.names) else list(traced.read)
+    fit.unread = tuple(traced.unread)
+    fit.held = _cells(origin.sample)
+    return fit
+
+
+def _record_traced(run_id: str, estimator: Any, traced: Any, kind: str, y: Any) -> None:
+    import mlflow
+
+    fit = _traced_fit(estimator, traced, kind, y)
     urgent = _add(run_id, fit, estimator, mlflow.get_tracking_uri())
     _schedule(run_id, urgent=urgent)
 
@@ -503,7 +551,7 @@ _OUTSIDE = ""
 MAX_OUTSIDE_FITS = 4
 
 
-def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
+def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any, traced: Any = None) -> None:
     import mlflow
 
     from mlflow_debt.capture import profile
@@ -516,8 +564,14 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
                 if f not in kept:
                     _drop_sample(f)
             bucket.fits = kept
+    if traced is not None:
+        fit = _traced_fit(estimator, traced, kind, y)
+        if fit.view:  # kept for a later run: not the user's frame
+            fit.sample, fit.view = profile.materialize(fit.sample), False
+        _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
+        return
     columns = _frame_columns(X)
-    sample, pre = profile.snapshot(X, estimator)
+    sample, pre, reads = profile.snapshot_reads(X, estimator)
     thread, main = _thread_label()
     fit = _Fit(
         next(_order),
@@ -529,6 +583,7 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
         columns,
     )
     fit.sample, fit.pre, fit.held = sample, pre, _cells(sample)
+    fit.reads = None if reads is None or len(reads) == len(columns[0]) else reads
     _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
 
 
@@ -583,16 +638,34 @@ def _choose(run: _Run) -> _Fit | None:
 
 
 def _records(fit: _Fit) -> list[FeatureRecord]:
+    """The features of ``fit``: the columns its model reads (``fit.reads``), profiled."""
     if fit.records is None:
         if fit.sample is not None:
             from mlflow_debt.capture import profile
 
-            fit.records = profile.describe_sample(fit.sample, fit.pre)
+            fit.records = profile.describe_sample(fit.sample, fit.pre, columns=fit.reads)
         else:
-            fit.records = [FeatureRecord(n, d, tags.UNKNOWN) for n, d in fit.key]
+            keep = set(range(len(fit.key)) if fit.reads is None else fit.reads)
+            fit.records = [
+                FeatureRecord(n, d, tags.UNKNOWN) for i, (n, d) in enumerate(fit.key) if i in keep
+            ]
         with _lock:
             _drop_sample(fit)
     return fit.records
+
+
+def _unread(fit: _Fit) -> list[str]:
+    """The columns handed to ``fit`` (or to the transformers before it) that it did not read."""
+    out = list(fit.unread or ())
+    if fit.reads is not None:
+        keep = set(fit.reads)
+        out.extend(n for i, (n, _) in enumerate(fit.key) if i not in keep and n not in out)
+    return out
+
+
+def _encode(fit: _Fit) -> dict[str, str]:
+    """The tags of ``fit``'s features (with ``mlflow_debt.unread`` when it left columns unread)."""
+    return tags.encode(_records(fit), fit.source, unread=_unread(fit))
 
 
 def _names_digest(fit: _Fit) -> str:
@@ -643,11 +716,11 @@ def _write_run(run_id: str) -> None:
         written = dict(run.written)
     wanted: dict[str, str] = {}
     if primary is not None:
-        wanted = tags.encode(_records(primary), primary.source)
+        wanted = _encode(primary)
         if len(fits) > 1:
             wanted[OTHER_FITS_KEY] = other_fits_value(fits, primary)
     changed = {k: v for k, v in wanted.items() if written.get(k) != v}
-    model_tags = {mid: tags.encode(_records(f), f.source) for mid, f in to_models.items()}
+    model_tags = {mid: _encode(f) for mid, f in to_models.items()}
     if not changed and not model_tags:
         return
     try:
