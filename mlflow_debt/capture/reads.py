@@ -63,7 +63,7 @@ class Reads:
         return {
             i: ">".join(descs)
             for i, descs in self.chains.items()
-            if any(d != "passthrough" for d in descs)
+            if any(d != "passthrough" for d in descs) and (self.read is None or i in self.read)
         }
 
 
@@ -418,11 +418,14 @@ def _analyse_pipeline(
     reads = Reads(n, None, {})
     current: Outputs = [frozenset([i]) for i in range(n)]
     step_names = names
-    for _, step in steps[:-1]:
+    for k, (_, step) in enumerate(steps[:-1]):
         out = _apply_step(step, step_names, len(current), current, reads, budget)
-        if out is None:  # the columns after this step are unknown: the model reads them all
-            reads.read = frozenset().union(*current) if current else frozenset()
-            return reads
+        if out is None:  # unknown columns: each made from all, as many as the next step takes
+            width = getattr(steps[k + 1][1], "n_features_in_", None)
+            if not isinstance(width, int):
+                reads.read = frozenset().union(*current) if current else frozenset()
+                return reads
+            out = [frozenset().union(*current) if current else frozenset()] * width
         current, step_names = out, None
     final = steps[-1][1]
     sub = _analyse(final, step_names, len(current), budget, depth + 1)
