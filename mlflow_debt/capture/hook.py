@@ -39,7 +39,7 @@ from typing import Any
 
 from mlflow_debt.capture import engines
 from mlflow_debt.capture.common import DISABLE_ENV as DISABLE_ENV  # re-exported (old home)
-from mlflow_debt.capture.common import disabled
+from mlflow_debt.capture.common import disabled as disabled  # re-exported (old home)
 from mlflow_debt.capture.common import spec_from_others as spec_from_others  # re-exported
 from mlflow_debt.errors import MlflowDebtWarning as MlflowDebtWarning  # re-exported (old home)
 
@@ -133,7 +133,9 @@ def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict
     return result
 
 
-def _remember_output(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+def _remember_output(
+    owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
     with contextlib.suppress(Exception):  # never fails the user's call
         X = args[0] if args else kwargs.get("X")
         if X is not None and result is not None:

@@ -77,8 +77,12 @@ def _forget(key: int, ref: weakref.ref[Any]) -> None:
 
 def _register(output: Any, origin: Origin) -> bool:
     key = id(output)
+
+    def forget(r: weakref.ref[Any]) -> None:
+        _forget(key, r)
+
     try:
-        ref = weakref.ref(output, lambda r, key=key: _forget(key, r))
+        ref = weakref.ref(output, forget)
     except TypeError:  # not weakly referenceable (a list): nothing is remembered
         return False
     with _lock:
@@ -129,25 +133,10 @@ def origin_of(X: Any) -> Found | None:
     width = _width(X)
     if width is None:
         return None
-    with _lock:
-        entry = _origins.get(id(X))
-    hit = entry[1] if entry is not None and entry[0]() is X else None
+    hit = _lookup(X)
     names = _column_names(X)
     if names is not None:  # a frame: its columns by name (a split or subset of the output too)
-        candidates = [hit] if hit is not None else [o for _, o in list(_origins.values())[::-1]]
-        for origin in candidates:
-            if origin is None or origin.out_names is None:
-                continue
-            where = {n: i for i, n in enumerate(origin.out_names)}
-            if len(where) != len(origin.out_names) or not all(n in where for n in names):
-                continue
-            if hit is None and all(
-                origin.sources([where[n]]) and origin.names[origin.sources([where[n]])[0]] == n
-                for n in names
-            ):
-                continue  # same names as the source columns: an unrelated frame, as it is
-            return Found(origin, [where[n] for n in names])
-        return None
+        return _by_names(names, hit)
     base = X
     for _ in range(MAX_BASES):
         if hit is not None:
@@ -155,13 +144,36 @@ def origin_of(X: Any) -> Found | None:
         base = getattr(base, "base", None)
         if base is None:
             return None
-        with _lock:
-            entry = _origins.get(id(base))
-        if entry is not None and entry[0]() is base:
-            hit = entry[1]
+        hit = _lookup(base)
     if hit is None or len(hit.outputs) != width:
         return None
     return Found(hit, list(range(width)))
+
+
+def _lookup(obj: Any) -> Origin | None:
+    with _lock:
+        entry = _origins.get(id(obj))
+    return entry[1] if entry is not None and entry[0]() is obj else None
+
+
+def _by_names(names: tuple[str, ...], hit: Origin | None) -> Found | None:
+    with _lock:
+        recent = [o for _, o in reversed(_origins.values())]
+    for origin in [hit] if hit is not None else recent:
+        if origin.out_names is None:
+            continue
+        where = {n: i for i, n in enumerate(origin.out_names)}
+        if len(where) != len(origin.out_names) or not all(n in where for n in names):
+            continue
+        if hit is None and all(_named_as_source(origin, where[n], n) for n in names):
+            continue  # the source columns' own names: an unrelated frame, recorded as it is
+        return Found(origin, [where[n] for n in names])
+    return None
+
+
+def _named_as_source(origin: Origin, position: int, name: str) -> bool:
+    sources = origin.sources([position])
+    return len(sources) == 1 and origin.names[sources[0]] == name
 
 
 Sampler = Callable[[Any], tuple[Any, bool]]
@@ -287,7 +299,9 @@ def trace(estimator: Any, X: Any) -> Traced | None:
     }
     handed = set(origin.sources(found.positions))
     unread = list(origin.unread)
-    unread.extend(origin.names[s] for s in sorted(handed - set(read)) if origin.names[s] not in unread)
+    unread.extend(
+        origin.names[s] for s in sorted(handed - set(read)) if origin.names[s] not in unread
+    )
     return Traced(origin, read, pre, tuple(unread))
 
 

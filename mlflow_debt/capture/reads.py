@@ -227,9 +227,7 @@ def _ct_outputs(ct: Any, names: Sequence[str] | None, n_in: int, budget: _Budget
     return [o for o in out if o is not None]
 
 
-def _outputs(
-    t: Any, names: Sequence[str] | None, n_in: int, budget: _Budget
-) -> Outputs | None:
+def _outputs(t: Any, names: Sequence[str] | None, n_in: int, budget: _Budget) -> Outputs | None:
     if _is_passthrough(t):
         return [frozenset([i]) for i in range(n_in)]
     if not budget.take():
@@ -247,6 +245,10 @@ def _outputs(
             current = [frozenset().union(*(current[i] for i in srcs)) for srcs in inner]
             step_names = None
         return current
+    return _leaf_outputs(t, n_in)
+
+
+def _leaf_outputs(t: Any, n_in: int) -> Outputs | None:
     support = getattr(t, "get_support", None)
     if callable(support):
         try:
@@ -309,7 +311,11 @@ def _apply_step(
     transforms; return the new columns' sources (``None``: unknown)."""
     if step is None or (isinstance(step, str) and step == "passthrough"):
         return current
-    parts = _parts(step, names, n_cur) if isinstance(getattr(step, "transformers_", None), list) else None
+    parts = (
+        _parts(step, names, n_cur)
+        if isinstance(getattr(step, "transformers_", None), list)
+        else None
+    )
     if parts is not None:
         for _, trans, positions in parts:
             srcs = frozenset().union(*(current[i] for i in positions if i < len(current)))
@@ -327,6 +333,24 @@ def _estimator_like(value: Any) -> bool:
     return callable(getattr(value, "fit", None)) and callable(getattr(value, "get_params", None))
 
 
+def _values(est: Any) -> list[Any]:
+    """``est``'s parameters and public fitted attributes (a wrapper's candidates for children)."""
+    try:
+        params = est.get_params(deep=False)
+    except Exception:  # noqa: BLE001  the user's estimator
+        params = {}
+    try:
+        attrs = vars(est)
+    except TypeError:
+        attrs = {}
+    fitted = [
+        attrs[k]
+        for k in sorted(attrs)
+        if k.endswith("_") and not k.startswith("_") and k != "named_estimators_"
+    ]
+    return [params[k] for k in sorted(params)] + fitted
+
+
 def children(est: Any) -> list[Any]:
     """The fitted estimators inside ``est`` (see the module docstring), at most
     :data:`MAX_CHILDREN` from each list, in a stable order."""
@@ -340,28 +364,14 @@ def children(est: Any) -> list[Any]:
             if id(value) not in seen and hasattr(value, "n_features_in_"):
                 seen.add(id(value))
                 found.append(value)
-            return
-        if isinstance(value, (list, tuple)) and depth < 2:
+        elif isinstance(value, (list, tuple)) and depth < 2:
             for item in value[:MAX_CHILDREN]:
                 add(item, depth + 1)
-            return
-        inner = getattr(value, "estimator", None) if depth < 2 else None  # calibrated pairs
-        if inner is not None and _estimator_like(inner):
-            add(inner, depth + 1)
+        elif depth < 2 and _estimator_like(getattr(value, "estimator", None)):
+            add(value.estimator, depth + 1)  # calibrated pairs hold their fitted estimator
 
-    try:
-        params = est.get_params(deep=False)
-    except Exception:  # noqa: BLE001  the user's estimator
-        params = {}
-    for key in sorted(params):
-        add(params[key])
-    try:
-        attrs = vars(est)
-    except TypeError:
-        attrs = {}
-    for key in sorted(attrs):
-        if key.endswith("_") and not key.startswith("_") and key != "named_estimators_":
-            add(attrs[key])
+    for value in _values(est):
+        add(value)
     return found
 
 
@@ -445,4 +455,3 @@ def analyse(est: Any, names: Sequence[str] | None, n: int) -> Reads:
         return _analyse(est, names, n, _Budget(), 0)
     except Exception:  # noqa: BLE001  the user's estimator: capture never fails the fit
         return Reads(n)
-

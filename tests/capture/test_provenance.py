@@ -47,6 +47,7 @@ def run_script(
         env=merged,
     )
 
+
 PRELUDE = """
 import json, sys, warnings
 import mlflow, numpy as np, pandas as pd, sklearn
@@ -65,8 +66,8 @@ def record(label, run):
     mlflow_debt.flush()
     t = mlflow.get_run(run.info.run_id).data.tags
     fs = tags.decode(t)
-    out[label] = {{"names": fs.names if fs else None, "fps": [f.fingerprint for f in fs.features] if fs else None,
-                   "source": fs.source if fs else None, "unread": tags.decode_unread(t)}}
+    out[label] = {{"names": fs.names, "fps": [f.fingerprint for f in fs.features],
+                   "source": fs.source, "unread": tags.decode_unread(t)}} if fs else {{}}
 """
 
 
@@ -99,7 +100,8 @@ with warnings.catch_warnings(record=True) as caught:
         scaler.fit(X[num]); LogisticRegression().fit(scaler.transform(X[num]), y)
     record("fit then transform", run)
     sklearn.set_config(transform_output="pandas")
-    ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", OneHotEncoder(sparse_output=False), ["plan"])])
+    ohe = OneHotEncoder(sparse_output=False)
+ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", ohe, ["plan"])])
     with mlflow.start_run() as run:
         Xt = ct.fit_transform(X); LogisticRegression().fit(Xt, y)
     record("pandas output", run)
@@ -123,7 +125,8 @@ with warnings.catch_warnings(record=True) as caught:
         LogisticRegression().fit(Xs[:300], y[:300])
     record("chained, then a row slice", run)
     with mlflow.start_run() as run:
-        Pipeline([("i", SimpleImputer()), ("s", StandardScaler()), ("m", LogisticRegression())]).fit(X[num], y)
+        steps = [("i", SimpleImputer()), ("s", StandardScaler()), ("m", LogisticRegression())]
+        Pipeline(steps).fit(X[num], y)
     record("chained pipeline", run)
 out["warnings"] = [str(w.message) for w in caught if "mlflow-debt" in str(w.message)]
 """
@@ -176,7 +179,8 @@ def test_w_error_and_outputs_are_as_without_the_plugin(tmp_path) -> None:
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", OneHotEncoder(sparse_output=False), ["plan"])])
+ohe = OneHotEncoder(sparse_output=False)
+ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", ohe, ["plan"])])
 with mlflow.start_run() as run:
     Xt = ct.fit_transform(X); again = ct.transform(X)
     model = LogisticRegression().fit(Xt, y)
@@ -220,7 +224,9 @@ def test_provenance_never_copies_or_changes_the_output() -> None:
     scaler = StandardScaler().fit(X)
     Xs = scaler.transform(X)
     assert provenance.origin_of(Xs) is not None
-    assert type(Xs) is np.ndarray and Xs.flags.owndata and Xs.base is None
+    assert type(Xs) is np.ndarray
+    assert Xs.flags.owndata
+    assert Xs.base is None
     assert np.array_equal(Xs, (X.to_numpy() - scaler.mean_) / scaler.scale_)
     # the array pickles, and so do the transformer and its clone, as plain sklearn objects
     assert np.array_equal(pickle.loads(pickle.dumps(Xs)), Xs)

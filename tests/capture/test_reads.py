@@ -62,7 +62,11 @@ def ct(remainder="drop", cols=("age", "visits", "spend")):
 
 READ_CASES = [
     ("bare model reads every column", lambda: LogisticRegression(max_iter=500), None),
-    ("4-column ColumnTransformer, remainder drop", lambda: make_pipeline(ct(), LogisticRegression()), FOUR),
+    (
+        "4-column ColumnTransformer, remainder drop",
+        lambda: make_pipeline(ct(), LogisticRegression()),
+        FOUR,
+    ),
     (
         "remainder passthrough reads everything",
         lambda: make_pipeline(ct("passthrough"), LogisticRegression(max_iter=500)),
@@ -85,7 +89,11 @@ READ_CASES = [
         "a drop part and an empty part",
         lambda: make_pipeline(
             ColumnTransformer(
-                [("num", StandardScaler(), ["age"]), ("gone", "drop", ["visits"]), ("none", StandardScaler(), [])]
+                [
+                    ("num", StandardScaler(), ["age"]),
+                    ("gone", "drop", ["visits"]),
+                    ("none", StandardScaler(), []),
+                ]
             ),
             LogisticRegression(),
         ),
@@ -104,7 +112,9 @@ READ_CASES = [
     ),
     (
         "a search over the 4-column pipeline",
-        lambda: GridSearchCV(make_pipeline(ct(), LogisticRegression()), {"logisticregression__C": [0.1, 1]}, cv=2),
+        lambda: GridSearchCV(
+            make_pipeline(ct(), LogisticRegression()), {"logisticregression__C": [0.1, 1]}, cv=2
+        ),
         FOUR,
     ),
     (
@@ -142,7 +152,7 @@ def test_the_20_column_frame_through_a_4_column_transformer_records_4() -> None:
 
 
 def test_the_read_set_maps_one_hot_columns_to_their_source() -> None:
-    X, y = frame(8)
+    X, _ = frame(8)
     enc = OneHotEncoder().fit(X[["plan", "visits"]])
     outs = reads.outputs(enc, ["plan", "visits"], 2)
     assert outs is not None
@@ -169,7 +179,7 @@ class RowSampler(BaseEstimator):
     """A sampler-like step (``fit_resample``); it passes sklearn's step validation by also
     being an identity transformer."""
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None):  # noqa: ARG002  sklearn's signature
         return self
 
     def transform(self, X):
@@ -180,15 +190,45 @@ class RowSampler(BaseEstimator):
 
 
 WRAPPERS = [
-    ("TransformedTargetRegressor", lambda s: TransformedTargetRegressor(regressor=_reg(s), func=np.log1p, inverse_func=np.expm1), "reg"),
+    (
+        "TransformedTargetRegressor",
+        lambda s: TransformedTargetRegressor(
+            regressor=_reg(s), func=np.log1p, inverse_func=np.expm1
+        ),
+        "reg",
+    ),
     ("CalibratedClassifierCV", lambda s: CalibratedClassifierCV(_clf(s), cv=2), "clf"),
     ("OneVsRestClassifier", lambda s: OneVsRestClassifier(_clf(s)), "multi"),
     ("MultiOutputRegressor", lambda s: MultiOutputRegressor(_reg(s)), "multireg"),
-    ("VotingClassifier", lambda s: VotingClassifier([("a", _clf(s)), ("b", RandomForestClassifier(5, random_state=0))]), "clf"),
-    ("StackingClassifier", lambda s: StackingClassifier([("a", _clf(s)), ("b", LogisticRegression())], cv=2), "clf"),
-    ("GridSearchCV", lambda s: GridSearchCV(_clf(s), {"logisticregression__C": [1.0]}, cv=2), "clf"),
-    ("a Pipeline subclass with a sampler", lambda s: SamplingPipeline([("s", RowSampler()), ("scale", s), ("m", LogisticRegression())]), "clf"),
-    ("nested: search of a calibrated pipeline", lambda s: GridSearchCV(CalibratedClassifierCV(_clf(s), cv=2), {"cv": [2]}, cv=2), "clf"),
+    (
+        "VotingClassifier",
+        lambda s: VotingClassifier(
+            [("a", _clf(s)), ("b", RandomForestClassifier(5, random_state=0))]
+        ),
+        "clf",
+    ),
+    (
+        "StackingClassifier",
+        lambda s: StackingClassifier([("a", _clf(s)), ("b", LogisticRegression())], cv=2),
+        "clf",
+    ),
+    (
+        "GridSearchCV",
+        lambda s: GridSearchCV(_clf(s), {"logisticregression__C": [1.0]}, cv=2),
+        "clf",
+    ),
+    (
+        "a Pipeline subclass with a sampler",
+        lambda s: SamplingPipeline(
+            [("s", RowSampler()), ("scale", s), ("m", LogisticRegression())]
+        ),
+        "clf",
+    ),
+    (
+        "nested: search of a calibrated pipeline",
+        lambda s: GridSearchCV(CalibratedClassifierCV(_clf(s), cv=2), {"cv": [2]}, cv=2),
+        "clf",
+    ),
 ]
 
 
@@ -203,7 +243,7 @@ def _target(kind: str, X: pd.DataFrame, y: pd.Series):
 
 
 @pytest.mark.parametrize(("name", "make", "kind"), WRAPPERS, ids=[w[0] for w in WRAPPERS])
-def test_a_changed_scaler_inside_any_wrapper_changes_the_fingerprint(name, make, kind) -> None:
+def test_a_changed_scaler_inside_any_wrapper_changes_the_fingerprint(name, make, kind) -> None:  # noqa: ARG001
     X, y = frame(6)
     X = X.drop(columns=["plan"])
     target = _target(kind, X, y)
@@ -226,8 +266,9 @@ def test_a_plain_pipeline_keeps_the_chain_it_had_before() -> None:
     ).fit(X, y)
     pre = profile.preprocessing_by_column(model, X)
     assert pre == {
-        "age": "SimpleImputer(add_indicator=False,copy=True,fill_value=None,keep_empty_features=False,"
-        "missing_values=nan,strategy='mean')>StandardScaler(copy=True,with_mean=True,with_std=True)"
+        "age": "SimpleImputer(add_indicator=False,copy=True,fill_value=None,"
+        "keep_empty_features=False,missing_values=nan,strategy='mean')"
+        ">StandardScaler(copy=True,with_mean=True,with_std=True)"
     }
 
 
@@ -273,7 +314,7 @@ def test_a_huge_ensemble_is_walked_in_bounded_time() -> None:
 
 def test_an_estimator_that_cannot_be_followed_reads_everything() -> None:
     class Odd:
-        def get_params(self, deep=False):
+        def get_params(self, deep=False):  # noqa: ARG002  sklearn's signature
             raise RuntimeError("no")
 
     assert reads.analyse(Odd(), ["a", "b"], 2).read_positions() == [0, 1]
