@@ -11,6 +11,8 @@ A run's feature set is written as plain ``str -> str`` run tags under the prefix
     mlflow_debt.f.000       user_age · float64 · num:+:mp1.6:s1.1:na0
     mlflow_debt.f.001       plan · str · cat:k3:h5d41
     ...
+    mlflow_debt.unread      16 9f2c4e1a0b3d5e6f: a, b  only when columns were handed in and not
+                                                   read (count, the digest it belongs to, names)
 
 Feature names live in tag *values*, never raw in keys, so any name round-trips exactly (commas,
 ``=``, brackets, quotes, unicode, newlines). Each per-feature value is
