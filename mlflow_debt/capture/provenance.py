@@ -22,6 +22,7 @@ Pure: no MLflow, numpy or pandas import (the sample is taken by the caller's fun
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -57,6 +58,15 @@ class Origin:
     unread: tuple[str, ...] = ()
     #: The class of the last transformer (for messages and tests).
     transformer: str = ""
+    _index: dict[str, int] | None = None
+
+    def out_index(self) -> dict[str, int]:
+        """Output name -> position (empty when the output has no names or repeats one)."""
+        if self._index is None:
+            names = self.out_names or ()
+            index = {n: i for i, n in enumerate(names)}
+            self._index = index if len(index) == len(names) else {}
+        return self._index
 
     def sources(self, positions: Sequence[int] | None) -> list[int]:
         """The source positions behind output ``positions`` (``None``: all outputs), in order."""
@@ -91,6 +101,16 @@ def _register(output: Any, origin: Origin) -> bool:
         while len(_origins) > MAX_ORIGINS:
             del _origins[next(iter(_origins))]
     return True
+
+
+def _after_fork_in_child() -> None:
+    # a fork while another thread held the lock must not leave the child's copy locked
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def clear() -> None:
@@ -160,10 +180,8 @@ def _by_names(names: tuple[str, ...], hit: Origin | None) -> Found | None:
     with _lock:
         recent = [o for _, o in reversed(_origins.values())]
     for origin in [hit] if hit is not None else recent:
-        if origin.out_names is None:
-            continue
-        where = {n: i for i, n in enumerate(origin.out_names)}
-        if len(where) != len(origin.out_names) or not all(n in where for n in names):
+        where = origin.out_index()
+        if not where or not all(n in where for n in names):
             continue
         if hit is None and all(_named_as_source(origin, where[n], n) for n in names):
             continue  # the source columns' own names: an unrelated frame, recorded as it is

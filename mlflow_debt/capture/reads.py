@@ -106,7 +106,9 @@ def describe(t: Any) -> str:
 
 
 def _is_passthrough(t: Any) -> bool:
-    return t is None or (isinstance(t, str) and t == "passthrough") or describe(t) == "passthrough"
+    if t is None or (isinstance(t, str) and t == "passthrough"):
+        return True
+    return type(t).__name__ == "FunctionTransformer" and getattr(t, "func", None) is None
 
 
 # --- resolving a ColumnTransformer's selections ---------------------------------------------

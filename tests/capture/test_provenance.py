@@ -101,7 +101,7 @@ with warnings.catch_warnings(record=True) as caught:
     record("fit then transform", run)
     sklearn.set_config(transform_output="pandas")
     ohe = OneHotEncoder(sparse_output=False)
-ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", ohe, ["plan"])])
+    ct = ColumnTransformer([("num", StandardScaler(), num), ("cat", ohe, ["plan"])])
     with mlflow.start_run() as run:
         Xt = ct.fit_transform(X); LogisticRegression().fit(Xt, y)
     record("pandas output", run)

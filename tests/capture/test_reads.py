@@ -319,3 +319,43 @@ def test_an_estimator_that_cannot_be_followed_reads_everything() -> None:
 
     assert reads.analyse(Odd(), ["a", "b"], 2).read_positions() == [0, 1]
     assert reads.analyse(LinearRegression(), None, 3).chains == {}
+
+
+# --- through a real run and store ------------------------------------------------------------
+
+
+def test_a_run_records_the_4_columns_read_and_counts_the_16_unread(client) -> None:
+    import mlflow
+
+    import mlflow_debt
+    from mlflow_debt import tags
+
+    X, y = frame(20)
+    with mlflow.start_run() as run:
+        make_pipeline(ct(), LogisticRegression()).fit(X, y)
+    assert mlflow_debt.flush()
+    stored = client.get_run(run.info.run_id).data.tags
+    fs = tags.decode(stored)
+    assert fs is not None
+    assert fs.names == FOUR
+    assert tags.decode_unread(stored) == 16
+    assert stored[tags.UNREAD_KEY].endswith(": " + ", ".join(f"x{i:02d}" for i in range(16)))
+
+
+def test_the_unread_tag_is_bound_to_its_feature_set() -> None:
+    from mlflow_debt import tags
+
+    records = [tags.FeatureRecord("a", "float64", "?")]
+    encoded = tags.encode(records, "x", unread=["b", "c,d"])
+    assert encoded[tags.UNREAD_KEY] == f"2 {encoded[tags.DIGEST_KEY]}: b, c d"
+    assert tags.decode_unread(encoded) == 2
+    assert tags.UNREAD_KEY not in tags.encode(records, "x")  # nothing unread: no tag
+    stale = {
+        **tags.encode([tags.FeatureRecord("z", "int64", "?")], "y"),
+        tags.UNREAD_KEY: encoded[tags.UNREAD_KEY],
+    }
+    assert tags.decode_unread(stale) is None  # an earlier capture's value is never read
+    many = tags.encode(records, "x", unread=[f"column_{i:04d}" for i in range(1000)])
+    assert many[tags.UNREAD_KEY].startswith("1000 ")
+    assert len(many[tags.UNREAD_KEY]) < tags.UNREAD_MAX + 40
+    assert many[tags.UNREAD_KEY].endswith(", ...")
