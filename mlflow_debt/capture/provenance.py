@@ -236,7 +236,8 @@ def remember(
     outputs = [frozenset().union(*(current[i] for i in srcs if i < len(current))) for srcs in out]
     used = frozenset().union(*outputs) if outputs else frozenset()
     handed = frozenset().union(*current) if current else frozenset()
-    unread.extend(src_names[s] for s in sorted(handed - used) if src_names[s] not in unread)
+    seen = set(unread)
+    unread.extend(src_names[s] for s in sorted(handed - used) if src_names[s] not in seen)
     origin = Origin(
         names=src_names,
         dtypes=tuple(dtypes),
@@ -316,9 +317,9 @@ def trace(estimator: Any, X: Any) -> Traced | None:
         if c and any(d != "passthrough" for d in c)
     }
     handed = set(origin.sources(found.positions))
-    unread = list(origin.unread)
+    unread, seen = list(origin.unread), set(origin.unread)
     unread.extend(
-        origin.names[s] for s in sorted(handed - set(read)) if origin.names[s] not in unread
+        origin.names[s] for s in sorted(handed - set(read)) if origin.names[s] not in seen
     )
     return Traced(origin, read, pre, tuple(unread))
 

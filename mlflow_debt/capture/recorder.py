@@ -658,8 +658,8 @@ def _unread(fit: _Fit) -> list[str]:
     """The columns handed to ``fit`` (or to the transformers before it) that it did not read."""
     out = list(fit.unread or ())
     if fit.reads is not None:
-        keep = set(fit.reads)
-        out.extend(n for i, (n, _) in enumerate(fit.key) if i not in keep and n not in out)
+        keep, seen = set(fit.reads), set(out)
+        out.extend(n for i, (n, _) in enumerate(fit.key) if i not in keep and n not in seen)
     return out
 
 
