@@ -243,3 +243,38 @@ def test_the_registry_is_bounded_and_an_id_reused_never_matches() -> None:
     assert provenance.origin_of(keep[-1]) is not None
     assert provenance.origin_of(keep[0]) is None  # the oldest went first
     assert provenance.origin_of(np.zeros((50, 2))) is None  # an unrelated array
+
+
+def test_fit_transform_inherited_from_transformer_mixin_is_recorded(client) -> None:
+    """It was never recorded: ``TransformerMixin`` is not a ``BaseEstimator``, so its
+    ``fit_transform`` was not patched, and the ``fit`` it calls is called by sklearn's code."""
+    import mlflow
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    import mlflow_debt
+    from mlflow_debt import tags
+    from mlflow_debt.capture import hook
+
+    class Halver(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):  # noqa: ARG002  sklearn's signature
+            return self
+
+        def transform(self, X):
+            return np.asarray(X) / 2
+
+    assert isinstance(TransformerMixin.__dict__["fit_transform"], hook.FitDescriptor)
+    X, y = frame()
+    with mlflow.start_run() as run:
+        Xh = Halver().fit_transform(X)
+    assert mlflow_debt.flush()
+    fs = tags.decode(client.get_run(run.info.run_id).data.tags)
+    assert fs is not None
+    assert fs.names == ["age", "visits"]
+    assert fs.source == "sklearn:Halver"
+    with mlflow.start_run() as run:
+        LogisticRegression().fit(Xh, y)
+    assert mlflow_debt.flush()
+    fs = tags.decode(client.get_run(run.info.run_id).data.tags)
+    assert fs is not None
+    assert fs.names == ["age", "visits"]
+    assert all(":p" in f.fingerprint for f in fs.features)  # Halver's chain
