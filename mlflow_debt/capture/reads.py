@@ -335,8 +335,9 @@ def _estimator_like(value: Any) -> bool:
     return callable(getattr(value, "fit", None)) and callable(getattr(value, "get_params", None))
 
 
-def _values(est: Any) -> list[Any]:
-    """``est``'s parameters and public fitted attributes (a wrapper's candidates for children)."""
+def _values(est: Any) -> list[tuple[Any, bool]]:
+    """``est``'s parameters and public fitted attributes (a wrapper's candidates for children),
+    each with whether it is a fitted attribute (a parameter counts only once it is fitted)."""
     try:
         params = est.get_params(deep=False)
     except Exception:  # noqa: BLE001  the user's estimator
@@ -346,11 +347,18 @@ def _values(est: Any) -> list[Any]:
     except TypeError:
         attrs = {}
     fitted = [
-        attrs[k]
+        (attrs[k], True)
         for k in sorted(attrs)
         if k.endswith("_") and not k.startswith("_") and k != "named_estimators_"
     ]
-    return [params[k] for k in sorted(params)] + fitted
+    return [(params[k], False) for k in sorted(params)] + fitted
+
+
+def _is_fitted(value: Any) -> bool:
+    try:
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(value))
+    except TypeError:
+        return hasattr(value, "n_features_in_")
 
 
 def children(est: Any) -> list[Any]:
@@ -359,31 +367,33 @@ def children(est: Any) -> list[Any]:
     found: list[Any] = []
     seen: set[int] = {id(est)}
 
-    def add(value: Any, depth: int = 0) -> None:
+    def add(value: Any, fitted: bool, depth: int = 0) -> None:
         if value is None or isinstance(value, (str, bytes, int, float)):
             return
         if _estimator_like(value):
-            if id(value) not in seen and hasattr(value, "n_features_in_"):
+            if id(value) not in seen and (fitted or _is_fitted(value)):
                 seen.add(id(value))
                 found.append(value)
         elif isinstance(value, (list, tuple)) and depth < 2:
             for item in value[:MAX_CHILDREN]:
-                add(item, depth + 1)
+                add(item, fitted, depth + 1)
         elif depth < 2 and _estimator_like(getattr(value, "estimator", None)):
-            add(value.estimator, depth + 1)  # calibrated pairs hold their fitted estimator
+            add(value.estimator, fitted, depth + 1)  # calibrated pairs: their fitted estimator
 
-    for value in _values(est):
-        add(value)
+    for value, fitted in _values(est):
+        add(value, fitted)
     return found
 
 
 def _reads_same_input(child: Any, names: Sequence[str] | None, n: int) -> bool:
+    """Whether ``child`` was fitted on the wrapper's input: the same names, else the same width;
+    a child that records neither (a user's estimator) is taken to have been."""
     seen = getattr(child, "feature_names_in_", None)
-    if names is not None:
-        if seen is None:
-            return False
+    if names is not None and seen is not None:
         return [str(s) for s in _as_list(seen)] == [str(s) for s in names]
     width = getattr(child, "n_features_in_", None)
+    if width is None:
+        return seen is None
     return isinstance(width, int) and width == n
 
 

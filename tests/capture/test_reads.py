@@ -359,3 +359,26 @@ def test_the_unread_tag_is_bound_to_its_feature_set() -> None:
     assert many[tags.UNREAD_KEY].startswith("1000 ")
     assert len(many[tags.UNREAD_KEY]) < tags.UNREAD_MAX + 40
     assert many[tags.UNREAD_KEY].endswith(", ...")
+
+
+def test_a_search_over_a_users_transformer_without_fitted_names_keeps_its_chain() -> None:
+    """The user's transformer records neither ``feature_names_in_`` nor ``n_features_in_``
+    (nor does its pipeline): the search's ``best_estimator_`` is still its fitted child."""
+    from sklearn.base import TransformerMixin
+
+    class Scale(TransformerMixin, BaseEstimator):
+        def __init__(self, by=1.0):
+            self.by = by
+
+        def fit(self, X, y=None):  # noqa: ARG002  sklearn's signature
+            self.seen_ = True
+            return self
+
+        def transform(self, X):
+            return np.asarray(X) * self.by
+
+    X, y = frame(6)
+    X = X.drop(columns=["plan"])
+    search = GridSearchCV(make_pipeline(Scale(), LogisticRegression()), {"scale__by": [1.0]}, cv=2)
+    pre = profile.preprocessing_by_column(search.fit(X, y), X)
+    assert pre == dict.fromkeys(X.columns, "Scale(by=1.0)")
