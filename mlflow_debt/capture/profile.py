@@ -169,8 +169,11 @@ def snapshot_reads(
         sample = sample.copy() if copy else sample.copy(deep=False)
     if analysis is None:
         return sample, {}, None
-    names = [str(c) for c in sample.columns]
-    pre = {names[i]: t for i, t in analysis.chain_text().items() if i < len(names)}
+    chains = analysis.chain_text()
+    if not chains:
+        return sample, {}, analysis.read_positions()
+    names = _names(sample)
+    pre = {names[i]: t for i, t in chains.items() if i < len(names)}
     return sample, pre, analysis.read_positions()
 
 
@@ -228,8 +231,14 @@ def _describe_transformer(t: Any) -> str:
 def analyse(estimator: Any, X: Any) -> reads.Reads:
     """What the fitted ``estimator`` reads of ``X``'s columns and the transformers it applies to
     each (:func:`mlflow_debt.capture.reads.analyse`); O(columns), no data is touched."""
-    names = [str(c) for c in X.columns]
-    return reads.analyse(estimator, names, len(names))
+    return reads.analyse(estimator, reads.LazyNames(lambda: _names(X)), len(X.columns))
+
+
+def _names(X: Any) -> list[str]:
+    """The column labels as text (``tolist`` first: iterating a pandas Index is far slower)."""
+    columns = X.columns
+    labels = columns.tolist() if hasattr(columns, "tolist") else list(columns)
+    return [c if isinstance(c, str) else str(c) for c in labels]
 
 
 def preprocessing_by_column(estimator: Any, X: Any) -> dict[str, str]:
@@ -238,6 +247,6 @@ def preprocessing_by_column(estimator: Any, X: Any) -> dict[str, str]:
     Follows pipelines, ColumnTransformers (fitted selections), selectors and any meta-estimator
     (:mod:`mlflow_debt.capture.reads`). Columns the model reads untransformed are absent.
     """
-    names = [str(c) for c in X.columns]
+    names = _names(X)
     chains = analyse(estimator, X).chain_text()
     return {names[i]: text for i, text in chains.items() if i < len(names)}

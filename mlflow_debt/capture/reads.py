@@ -29,7 +29,7 @@ and skips an object already on its path (cycles): beyond the bounds a model read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,35 @@ class Reads:
             for i, descs in self.chains.items()
             if any(d != "passthrough" for d in descs) and (self.read is None or i in self.read)
         }
+
+
+class LazyNames(Sequence[str]):
+    """Column names made on first use: most models never need them (and a pandas 3 Index of
+    strings costs more to list than the whole walk of a plain model)."""
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load: Callable[[], list[str]] | None = load
+        self._names: list[str] = []
+
+    def _get(self) -> list[str]:
+        if self._load is not None:
+            self._names, self._load = list(self._load()), None
+        return self._names
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._get()
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        return self._get().index(value, start, len(self) if stop is None else stop)
 
 
 class _Budget:
@@ -337,21 +366,30 @@ def _estimator_like(value: Any) -> bool:
 
 def _values(est: Any) -> list[tuple[Any, bool]]:
     """``est``'s parameters and public fitted attributes (a wrapper's candidates for children),
-    each with whether it is a fitted attribute (a parameter counts only once it is fitted)."""
+    each with whether it is a fitted attribute (a parameter counts only once it is fitted).
+
+    scikit-learn estimators keep each parameter as an attribute of its own name, so ``vars``
+    gives both without ``get_params`` (which inspects ``__init__``'s signature on every call:
+    the walk runs inside every fit)."""
     try:
-        params = est.get_params(deep=False)
-    except Exception:  # noqa: BLE001  the user's estimator
-        params = {}
-    try:
-        attrs = vars(est)
+        attrs = dict(vars(est))
     except TypeError:
         attrs = {}
-    fitted = [
-        (attrs[k], True)
-        for k in sorted(attrs)
-        if k.endswith("_") and not k.startswith("_") and k != "named_estimators_"
-    ]
-    return [(params[k], False) for k in sorted(params)] + fitted
+    if not attrs:
+        try:
+            attrs = dict(est.get_params(deep=False))
+        except Exception:  # noqa: BLE001  the user's estimator
+            attrs = {}
+    params: list[tuple[Any, bool]] = []
+    fitted: list[tuple[Any, bool]] = []
+    for key, value in attrs.items():  # in the order they were set: stable
+        if value is None or key.startswith("_") or isinstance(value, (str, int, float)):
+            continue
+        if not key.endswith("_"):
+            params.append((value, False))
+        elif key != "named_estimators_":
+            fitted.append((value, True))
+    return params + fitted
 
 
 def _is_fitted(value: Any) -> bool:
