@@ -17,14 +17,16 @@ Three questions, one walk over the fitted object:
   the hash of that chain (:func:`mlflow_debt.capture.fingerprint.with_preprocessing`).
 
 Meta-estimators are walked **generically**, not by a list of classes: a fitted wrapper's children
-are the estimators among its ``get_params(deep=False)`` values and its fitted attributes (names
+are the fitted estimators among its parameters (scikit-learn keeps each as an attribute of
+its own name; ``get_params`` otherwise) and its fitted attributes (names
 ending in ``_``: ``best_estimator_``, ``estimator_``, ``estimators_``, ``regressor_``,
 ``calibrated_classifiers_``' ``estimator``, ...), lists and tuples flattened. A child counts as
 reading the wrapper's input when it was fitted on it: the same ``feature_names_in_`` when the
 input has names, else the same ``n_features_in_`` (a stacking ensemble's final estimator or a
-target transformer are fitted on something else). Children's chains that differ are joined with
-``|``. The walk is bounded (:data:`MAX_NODES`, :data:`MAX_CHILDREN` per list, :data:`MAX_DEPTH`)
-and skips an object already on its path (cycles): beyond the bounds a model reads everything.
+target transformer are fitted on something else); a child that records neither counts.
+Children's chains that differ are joined with ``|``. The walk is bounded (:data:`MAX_NODES`,
+:data:`MAX_CHILDREN` per list, :data:`MAX_DEPTH`) and skips an object already on its path
+(cycles): beyond the bounds a model reads everything.
 """
 
 from __future__ import annotations
