@@ -425,6 +425,10 @@ def children(est: Any) -> list[Any]:
     return found
 
 
+def _records_input(child: Any) -> bool:
+    return hasattr(child, "feature_names_in_") or hasattr(child, "n_features_in_")
+
+
 def _reads_same_input(child: Any, names: Sequence[str] | None, n: int) -> bool:
     """Whether ``child`` was fitted on the wrapper's input: the same names, else the same width;
     a child that records neither (a user's estimator) is taken to have been."""
@@ -459,16 +463,22 @@ def _analyse(est: Any, names: Sequence[str] | None, n: int, budget: _Budget, dep
             return everything
         merged = Reads(n, frozenset(), {})
         chains: dict[int, list[str]] = {}
+        informed = False
         for kid in kids:
             sub = _analyse(kid, names, n, budget, depth + 1)
-            if sub.read is None or merged.read is None:
-                merged.read = None
-            else:
-                merged.read = merged.read | sub.read
+            # a child that records no input (a label encoder, a user's pipeline) adds its chains
+            # but never widens what the others read
+            if _records_input(kid):
+                informed = True
+                merged.read = (
+                    None if sub.read is None or merged.read is None else merged.read | sub.read
+                )
             for pos, text in sub.chain_text().items():
                 if text not in chains.setdefault(pos, []):
                     chains[pos].append(text)
         merged.chains = {pos: ["|".join(sorted(texts))] for pos, texts in chains.items()}
+        if not informed:
+            merged.read = None
         return merged
     finally:
         budget.path.discard(id(est))

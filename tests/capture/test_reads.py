@@ -123,6 +123,16 @@ READ_CASES = [
         FOUR,
     ),
     (
+        "voting over two 4-column pipelines (its label encoder reads nothing of X)",
+        lambda: VotingClassifier(
+            [
+                ("a", make_pipeline(ct(), LogisticRegression())),
+                ("b", make_pipeline(ct(), LogisticRegression(C=0.5))),
+            ]
+        ),
+        FOUR,
+    ),
+    (
         "a ColumnTransformer fitted on its own",
         lambda: ct(),
         FOUR,
