@@ -11,6 +11,8 @@ A run's feature set is written as plain ``str -> str`` run tags under the prefix
     mlflow_debt.f.000       user_age · float64 · num:+:mp1.6:s1.1:na0
     mlflow_debt.f.001       plan · str · cat:k3:h5d41
     ...
+    mlflow_debt.unread      16 9f2c4e1a0b3d5e6f: a, b  only when columns were handed in and not
+                                                   read (count, the digest it belongs to, names)
 
 Feature names live in tag *values*, never raw in keys, so any name round-trips exactly (commas,
 ``=``, brackets, quotes, unicode, newlines). Each per-feature value is
@@ -27,7 +29,7 @@ rest, and the schema tag lists which features were split and into how many parts
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 PREFIX = "mlflow_debt."
@@ -38,6 +40,11 @@ SOURCE_KEY = PREFIX + "source"
 FEATURE_PREFIX = PREFIX + "f."
 #: The run's other recorded fits, compact (written by capture; see docs/lineage.md, Attribution).
 OTHER_FITS_KEY = PREFIX + "other_fits"
+#: Columns a fit was handed but its model does not read (see :func:`unread_value`). Written
+#: only when there are some; bound to the feature set by its digest, so it is never read stale.
+UNREAD_KEY = PREFIX + "unread"
+#: Longest list of names in the unread tag (the count is always whole).
+UNREAD_MAX = 2_000
 #: Optional user tag naming the consumer of a run whose model is not registered.
 CONSUMER_KEY = PREFIX + "consumer"
 #: On a model version: where mlflow-debt copied its feature tags from (``models:/m-...`` or
@@ -106,8 +113,11 @@ def _width(n: int) -> int:
     return max(3, len(str(max(n - 1, 0))))
 
 
-def encode(records: Iterable[FeatureRecord], source: str) -> dict[str, str]:
-    """The tags that describe ``records`` (in order), ready for ``log_batch``."""
+def encode(
+    records: Iterable[FeatureRecord], source: str, *, unread: Sequence[str] = ()
+) -> dict[str, str]:
+    """The tags that describe ``records`` (in order), ready for ``log_batch``; ``unread``: the
+    columns handed in and not read (:data:`UNREAD_KEY`, only when there are some)."""
     recs = [FeatureRecord(r.name, _clean(r.dtype), _clean(r.fingerprint)) for r in records]
     width = _width(len(recs))
     tags: dict[str, str] = {}
@@ -124,7 +134,32 @@ def encode(records: Iterable[FeatureRecord], source: str) -> dict[str, str]:
     tags[COUNT_KEY] = str(len(recs))
     tags[DIGEST_KEY] = digest(recs)
     tags[SOURCE_KEY] = _clean(source)
+    if unread:
+        tags[UNREAD_KEY] = unread_value(unread, tags[DIGEST_KEY])
     return tags
+
+
+def unread_value(names: Sequence[str], digest_: str) -> str:
+    """``COUNT DIGEST: name, name, ...``: how many columns were handed in and not read, the
+    digest of the feature set this belongs to, then their names (cut at :data:`UNREAD_MAX`
+    characters, ending ``...``). E.g. ``16 6fd70a36c6ec5693: plan, region, ...``."""
+    listed = ", ".join(_clean(n).replace(",", " ") for n in names)
+    if len(listed) > UNREAD_MAX:
+        listed = listed[:UNREAD_MAX].rsplit(", ", 1)[0] + ", ..."
+    return f"{len(names)} {digest_}: {listed}"
+
+
+def decode_unread(tags: Mapping[str, str]) -> int | None:
+    """How many columns the recorded fit was handed and did not read (``None``: not recorded,
+    or the tag belongs to an earlier feature set of the run)."""
+    value = tags.get(UNREAD_KEY)
+    if not value:
+        return None
+    count, _, rest = value.partition(" ")
+    stored = rest.partition(":")[0]
+    if not count.isdigit() or stored != tags.get(DIGEST_KEY):
+        return None
+    return int(count)
 
 
 def _parse_long(schema: str) -> dict[int, int]:

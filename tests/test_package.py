@@ -49,6 +49,9 @@ PURE_MODULES = [
     "mlflow_debt.report.annotate",
     "mlflow_debt.capture.fingerprint",
     "mlflow_debt.capture.attribution",
+    "mlflow_debt.capture.reads",
+    "mlflow_debt.capture.provenance",
+    "mlflow_debt.capture.common",
     "mlflow_debt.output",
     "mlflow_debt.errors",
     "mlflow_debt.redact",
@@ -91,6 +94,27 @@ def test_pure_modules_import_neither_mlflow_nor_numpy_nor_yaml(module: str) -> N
     proc = fresh_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [], f"{module} imports {proc.stdout.strip()} at module level"
+
+
+def test_the_hook_and_the_engines_import_no_circle() -> None:
+    """Issue 21 §6: ``capture/engines.py`` never imports ``capture/hook.py`` (the hook drives the
+    engines; what both need lives in ``capture/common.py``)."""
+    import ast
+
+    tree = ast.parse((PACKAGE / "capture" / "engines.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    assert not {m for m in imported if m.endswith("capture.hook")}, imported
+    proc = fresh_python(
+        "import sys, mlflow_debt.capture.engines; print('mlflow_debt.capture.hook' in sys.modules)"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
 
 
 @pytest.mark.slow  # fresh interpreters importing mlflow and sklearn

@@ -32,6 +32,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from mlflow_debt.capture.common import disabled, spec_from_others
+from mlflow_debt.errors import MlflowDebtWarning
+
 _lock = threading.RLock()
 _local = threading.local()
 #: Outermost engine fits in progress in this process, any thread (see :func:`outermost`).
@@ -52,16 +55,14 @@ def active() -> bool:
     """Whether capture is on (installed and not disabled by ``MLFLOW_DEBT_DISABLE``)."""
     if not _active:
         return False
-    from mlflow_debt.capture.hook import disabled
-
     return not disabled()
 
 
 def _in_sklearn_fit() -> bool:
-    # The sklearn hook counts its fit depth per thread; an engine call inside a user's sklearn
-    # estimator's fit is that estimator's business.
-    hook = sys.modules.get("mlflow_debt.capture.hook")
-    local = getattr(hook, "_local", None)
+    # The recorder counts the sklearn hook's fit depth per thread; an engine call inside a user's
+    # sklearn estimator's fit is that estimator's business.
+    recorder = sys.modules.get("mlflow_debt.capture.recorder")
+    local = getattr(recorder, "_local", None)
     return bool(getattr(local, "depth", 0))
 
 
@@ -115,7 +116,6 @@ def warn_once(run_id: str, cause: str, message: str) -> None:
     """One :class:`MlflowDebtWarning` per run per cause; a warning filter set to ``error``
     cannot make it escape (the caller is the user's fit)."""
     from mlflow_debt.capture import recorder
-    from mlflow_debt.capture.hook import MlflowDebtWarning
 
     shared = getattr(recorder, "warn_once", None)
     if shared is not None:
@@ -175,8 +175,6 @@ def _patch(name: str, module: Any) -> None:
             _patched.add(name)
         except Exception as exc:  # noqa: BLE001  capture never fails the user's code
             with contextlib.suppress(Exception):
-                from mlflow_debt.capture.hook import MlflowDebtWarning
-
                 warnings.warn(
                     f"mlflow-debt could not hook {engine}: {exc}", MlflowDebtWarning, stacklevel=2
                 )
@@ -191,8 +189,6 @@ class _EngineFinder:
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname not in self.waiting:
             return None
-        from mlflow_debt.capture.hook import spec_from_others
-
         spec = spec_from_others(self, fullname, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
@@ -240,8 +236,6 @@ def install() -> None:
                 sys.meta_path.insert(0, _finder)
     except Exception as exc:  # noqa: BLE001  capture never fails the user's code  # pragma: no cover - defensive
         with contextlib.suppress(Exception):
-            from mlflow_debt.capture.hook import MlflowDebtWarning
-
             warnings.warn(
                 f"mlflow-debt could not hook its engines: {exc}", MlflowDebtWarning, stacklevel=2
             )

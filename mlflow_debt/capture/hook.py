@@ -30,20 +30,27 @@ How it works (the reasons are in docs/architecture.md, "Capture, step by step"):
 from __future__ import annotations
 
 import contextlib
-import importlib.machinery
+import importlib
 import inspect
 import operator
-import os
 import sys
 import threading
 import warnings
 from typing import Any
 
+from mlflow_debt.capture import engines
+from mlflow_debt.capture.common import DISABLE_ENV as DISABLE_ENV  # re-exported (old home)
+from mlflow_debt.capture.common import disabled as disabled  # re-exported (old home)
+from mlflow_debt.capture.common import spec_from_others as spec_from_others  # re-exported
 from mlflow_debt.errors import MlflowDebtWarning as MlflowDebtWarning  # re-exported (old home)
 
-DISABLE_ENV = "MLFLOW_DEBT_DISABLE"
 #: The fit-like entry points: each is one outermost call; whatever it fits inside is inner.
 FIT_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit", "fit_resample")
+#: Not fits: a fitted transformer's output remembers where its columns come from (provenance).
+TRANSFORM_METHODS = ("transform",)
+#: The methods whose output is remembered (:mod:`mlflow_debt.capture.provenance`).
+_OUTPUT_METHODS = ("fit_transform", "transform")
+_WRAPPED = FIT_METHODS + TRANSFORM_METHODS
 #: Callers in these packages are library code, not the user's training code.
 _LIBRARY_PREFIXES = ("sklearn.", "imblearn.")
 _GORILLA = "mlflow.utils.gorilla"
@@ -53,11 +60,6 @@ _patched: dict[tuple[type, str], FitDescriptor] = {}
 _base_state: dict[str, Any] = {}
 _finder: _SklearnBaseFinder | None = None
 _active = False  # descriptors left in someone else's chain after uninstall() pass straight through
-
-
-def disabled() -> bool:
-    """Whether the user turned automatic capture off (``MLFLOW_DEBT_DISABLE=1``)."""
-    return os.environ.get(DISABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _from_library(frame: Any) -> bool:
@@ -91,11 +93,35 @@ def _recorder() -> Any:
     return module
 
 
+_provenance_module: Any = None
+
+
+def _provenance() -> Any:
+    """:mod:`mlflow_debt.capture.provenance`, imported at the first transformer output."""
+    global _provenance_module
+    module = _provenance_module
+    if module is None:
+        from mlflow_debt.capture import provenance as module
+
+        _provenance_module = module
+    return module
+
+
 def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``bound(*args, **kwargs)`` as a fit-like call of ``owner``; record if outermost."""
     if not _active:
         return bound(*args, **kwargs)
     recorder = _recorder()
+    if name in TRANSFORM_METHODS:  # not a fit: only its output is remembered, if the user's
+        top = not getattr(recorder._local, "depth", 0) and not _from_library(sys._getframe(2))
+        recorder.enter(inner=True)  # whatever it calls is inner
+        try:
+            result = bound(*args, **kwargs)
+        finally:
+            recorder.leave(False)
+        if top and not disabled():
+            _remember_output(owner, args, kwargs, result)
+        return result
     outer = recorder.enter(inner=_from_library(sys._getframe(2)))
     try:
         result = bound(*args, **kwargs)
@@ -103,7 +129,18 @@ def _call(owner: Any, name: str, bound: Any, args: tuple[Any, ...], kwargs: dict
         recorder.leave(outer)
     if outer and not disabled():
         _record(owner, name, args, kwargs)
+        if name in _OUTPUT_METHODS:
+            _remember_output(owner, args, kwargs, result)
     return result
+
+
+def _remember_output(
+    owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> None:
+    with contextlib.suppress(Exception):  # never fails the user's call
+        X = args[0] if args else kwargs.get("X")
+        if X is not None and result is not None:
+            _provenance().record_output(owner, X, result)
 
 
 def _record(estimator: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -248,7 +285,22 @@ def _patchable(attr: Any) -> bool:
 
 
 def _wrap_class(cls: type) -> None:
-    for name in FIT_METHODS:
+    """Wrap the fit-like methods ``cls`` defines, and those of the mixins it inherits them from
+    (sklearn's ``TransformerMixin.fit_transform``, ``ClusterMixin.fit_predict``, a user's mixin
+    that is not itself an estimator): the attribute an instance finds is always ours."""
+    for klass in cls.__mro__:
+        if klass is object or (klass is not cls and _is_estimator_class(klass)):
+            continue  # an estimator base class is wrapped on its own
+        _wrap_own(klass)
+
+
+def _is_estimator_class(klass: type) -> bool:
+    base = _base_state.get("base")
+    return base is not None and issubclass(klass, base)
+
+
+def _wrap_own(cls: type) -> None:
+    for name in _WRAPPED:
         attr = cls.__dict__.get(name)
         if not _patchable(attr):
             continue
@@ -298,6 +350,7 @@ def _patch_base(base_module: Any) -> None:
             return
         base = base_module.BaseEstimator
         _hook_init_subclass(base)
+        _base_state["base"] = base
         set_output = sys.modules.get("sklearn.utils._set_output")
         mixin = getattr(set_output, "_SetOutputMixin", None)
         if isinstance(mixin, type) and "__init_subclass__" in mixin.__dict__:
@@ -305,23 +358,6 @@ def _patch_base(base_module: Any) -> None:
         for cls in [base, *_subclasses(base)]:
             with contextlib.suppress(Exception):
                 _wrap_class(cls)
-
-
-def spec_from_others(
-    me: object, fullname: str, path: Any, target: Any = None
-) -> importlib.machinery.ModuleSpec | None:
-    """The module spec the other ``sys.meta_path`` finders give for ``fullname`` (None: none).
-
-    An import-hook finder (ours wait for ``sklearn.base``, pyspark, xgboost, lightgbm) asks the
-    others for the real spec, then wraps its loader's ``exec_module`` to patch after it runs.
-    """
-    for finder in sys.meta_path:
-        if finder is me or not hasattr(finder, "find_spec"):
-            continue
-        spec: importlib.machinery.ModuleSpec | None = finder.find_spec(fullname, path, target)
-        if spec is not None:
-            return spec
-    return None
 
 
 class _SklearnBaseFinder:
@@ -365,9 +401,7 @@ def install() -> None:
     """Start recording features on outermost sklearn fits (idempotent, never raises)."""
     global _finder, _active
     try:
-        from mlflow_debt.capture import engines  # pyspark.ml, xgboost, lightgbm
-
-        engines.install()
+        engines.install()  # pyspark.ml, xgboost, lightgbm
         importlib.import_module("mlflow_debt.capture.versions").install()  # version tags
         with _lock:
             _active = True
@@ -393,8 +427,6 @@ def uninstall() -> None:
     descriptor it wraps passes straight through from now on.
     """
     global _active
-    from mlflow_debt.capture import engines
-
     engines.uninstall()
     importlib.import_module("mlflow_debt.capture.versions").uninstall()
     with _lock:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlflow_debt.capture import fingerprint
+from mlflow_debt.capture import fingerprint, reads
 from mlflow_debt.capture.fingerprint import same_definition as same_definition  # re-exported
 from mlflow_debt.tags import UNKNOWN, FeatureRecord
 
@@ -113,9 +113,12 @@ def _vectorised_profiles(sample: pd.DataFrame) -> dict[int, str]:
 def describe(X: Any, estimator: Any = None, *, fingerprints: bool = True) -> list[FeatureRecord]:
     """One record per column of ``X`` (pandas or polars) in column order: name, dtype, fingerprint.
 
-    ``estimator``, when given and fitted, contributes the preprocessing applied to each column.
+    ``estimator``, when given and fitted, contributes the preprocessing applied to each column,
+    and only the columns it reads are described (docs/lineage.md, "What each pattern records").
     """
-    return describe_sample(*snapshot(X, estimator), fingerprints=fingerprints)
+    sample, pre = snapshot(X, estimator)
+    read = analyse(estimator, sample).read_positions() if estimator is not None else None
+    return describe_sample(sample, pre, fingerprints=fingerprints, columns=read)
 
 
 def copy_on_write() -> bool:
@@ -144,14 +147,34 @@ def snapshot(
     A polars frame is sampled first, then only the sample is converted to pandas; its columns keep
     their polars dtype names (``Float64``, ``String``), kept in the sample's ``attrs``.
     """
+    sample, pre, _ = snapshot_reads(X, estimator, copy=copy)
+    return sample, pre
+
+
+def snapshot_reads(
+    X: Any, estimator: Any = None, *, copy: bool = True
+) -> tuple[pd.DataFrame, dict[str, str], list[int] | None]:
+    """:func:`snapshot`, and the positions of the columns the fitted ``estimator`` reads
+    (``None``: no estimator). One walk of the fitted object gives both."""
+    analysis = None
     if _frame_kind(X) == "polars":
         sample, dtypes = _polars_sample(X)
         sample.attrs[_DTYPES_ATTR] = dtypes
-        pre = preprocessing_by_column(estimator, sample) if estimator is not None else {}
-        return sample, pre
-    pre = preprocessing_by_column(estimator, X) if estimator is not None else {}
-    sample = _sample(X)
-    return (sample.copy() if copy else sample.copy(deep=False)), pre
+        if estimator is not None:
+            analysis = analyse(estimator, sample)
+    else:
+        if estimator is not None:
+            analysis = analyse(estimator, X)
+        sample = _sample(X)
+        sample = sample.copy() if copy else sample.copy(deep=False)
+    if analysis is None:
+        return sample, {}, None
+    chains = analysis.chain_text()
+    if not chains:
+        return sample, {}, analysis.read_positions()
+    names = _names(sample)
+    pre = {names[i]: t for i, t in chains.items() if i < len(names)}
+    return sample, pre, analysis.read_positions()
 
 
 def materialize(sample: pd.DataFrame) -> pd.DataFrame:
@@ -163,11 +186,22 @@ _DTYPES_ATTR = "mlflow_debt.dtypes"
 
 
 def describe_sample(
-    sample: pd.DataFrame, pre: dict[str, str] | None = None, *, fingerprints: bool = True
+    sample: pd.DataFrame,
+    pre: dict[str, str] | None = None,
+    *,
+    fingerprints: bool = True,
+    columns: Sequence[int] | None = None,
 ) -> list[FeatureRecord]:
-    """Records for the columns of ``sample`` (see :func:`snapshot`)."""
+    """Records for the columns of ``sample`` (see :func:`snapshot`); ``columns``: only those
+    positions (the columns the model reads), in the sample's order."""
     pre = pre or {}
     names: dict[str, str] = sample.attrs.get(_DTYPES_ATTR) or {}
+    if columns is not None:
+        keep = sorted(set(columns))
+        if keep != list(range(sample.shape[1])):
+            attrs = dict(sample.attrs)
+            sample = sample.iloc[:, keep]
+            sample.attrs.update(attrs)
     fast = _vectorised_profiles(sample) if fingerprints else {}
     records = []
     for i, name in enumerate(sample.columns):
@@ -187,84 +221,32 @@ def describe_names(
     return [FeatureRecord(str(n), str(d) or UNKNOWN, UNKNOWN) for n, d in zip(names, dtypes)]
 
 
-# --- preprocessing ----------------------------------------------------------------------------
-
-
-def _scalar_params(obj: Any) -> str:
-    try:
-        params = obj.get_params(deep=False)
-    except Exception:  # noqa: BLE001  the user's estimator: capture never fails the fit
-        return ""
-    simple = {
-        k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float, bool))
-    }
-    return ",".join(f"{k}={simple[k]!r}" for k in sorted(simple))
+# --- preprocessing and the read set ----------------------------------------------------------
 
 
 def _describe_transformer(t: Any) -> str:
-    if isinstance(t, str):  # "drop" / "passthrough"
-        return t
-    if type(t).__name__ == "FunctionTransformer" and getattr(t, "func", None) is None:
-        return "passthrough"  # how a fitted ColumnTransformer stores remainder="passthrough"
-    steps = getattr(t, "steps", None)
-    if isinstance(steps, list):  # a Pipeline
-        return ">".join(_describe_transformer(s) for _, s in steps)
-    return f"{type(t).__name__}({_scalar_params(t)})"
+    return reads.describe(t)
 
 
-def _resolve_columns(spec: Any, X: pd.DataFrame) -> list[str]:
-    cols = list(X.columns)
-    if callable(spec):
-        spec = spec(X)
-    if isinstance(spec, str):
-        return [spec]
-    if isinstance(spec, slice):
-        if isinstance(spec.start, str) or isinstance(spec.stop, str):
-            return [str(c) for c in X.loc[:, spec].columns]
-        return [str(c) for c in cols[spec]]
-    items = list(np.atleast_1d(spec)) if spec is not None else []
-    if items and all(isinstance(v, (bool, np.bool_)) for v in items):
-        return [str(c) for c, keep in zip(cols, items) if keep]
-    out = []
-    for v in items:
-        if isinstance(v, (int, np.integer)):
-            out.append(str(cols[int(v)]))
-        else:
-            out.append(str(v))
-    return out
+def analyse(estimator: Any, X: Any) -> reads.Reads:
+    """What the fitted ``estimator`` reads of ``X``'s columns and the transformers it applies to
+    each (:func:`mlflow_debt.capture.reads.analyse`); O(columns), no data is touched."""
+    return reads.analyse(estimator, reads.LazyNames(lambda: _names(X)), len(X.columns))
 
 
-def _unwrap(estimator: Any) -> Any:
-    """The fitted model inside a hyper-parameter search, else the estimator itself."""
-    best = getattr(estimator, "best_estimator_", None)
-    return best if best is not None else estimator
+def _names(X: Any) -> list[str]:
+    """The column labels as text (``tolist`` first: iterating a pandas Index is far slower)."""
+    columns = X.columns
+    labels = columns.tolist() if hasattr(columns, "tolist") else list(columns)
+    return [c if isinstance(c, str) else str(c) for c in labels]
 
 
-def preprocessing_by_column(estimator: Any, X: pd.DataFrame) -> dict[str, str]:
+def preprocessing_by_column(estimator: Any, X: Any) -> dict[str, str]:
     """For each input column, a description of the transformers the fitted model applies to it.
 
-    Understands Pipelines, ColumnTransformers (fitted ``transformers_``) and searches
-    (``best_estimator_``). Columns the model reads untransformed are absent.
+    Follows pipelines, ColumnTransformers (fitted selections), selectors and any meta-estimator
+    (:mod:`mlflow_debt.capture.reads`). Columns the model reads untransformed are absent.
     """
-    est = _unwrap(estimator)
-    steps = getattr(est, "steps", None)
-    chain = [s for _, s in steps[:-1]] if isinstance(steps, list) else []
-    if not isinstance(steps, list) and hasattr(est, "transformers_"):
-        chain = [est]
-    if not chain:  # a bare model reads every column as it is
-        return {}
-    per_column: dict[str, list[str]] = {str(c): [] for c in X.columns}
-    for step in chain:
-        if step is None or (isinstance(step, str) and step == "passthrough"):
-            continue
-        transformers = getattr(step, "transformers_", None)
-        if transformers is None:  # a transformer over every column (a scaler before the model)
-            desc = _describe_transformer(step)
-            for chain_of_col in per_column.values():
-                chain_of_col.append(desc)
-            continue
-        for _, trans, spec in transformers:
-            desc = _describe_transformer(trans)
-            for col in _resolve_columns(spec, X):
-                per_column.setdefault(col, []).append(desc)
-    return {col: ">".join(d) for col, d in per_column.items() if any(x != "passthrough" for x in d)}
+    names = _names(X)
+    chains = analyse(estimator, X).chain_text()
+    return {names[i]: text for i, text in chains.items() if i < len(names)}

@@ -236,13 +236,17 @@ def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> bool:
 def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> None:
     """Attribute an outermost fit on ``X`` to the active run (profiling happens later)."""
     run_id = _run_id_here()
+    traced = _traced(estimator, X)
     if run_id is None:
         # Outside a run nothing is written (never create one), but a model fit now and logged
         # later inside a run ("fit, then start_run and log_model") still gets its features.
-        if is_dataframe(X) and not positional_names(X.columns):
-            _remember_outside_run(estimator, X, kind, y)
+        if traced is not None or (is_dataframe(X) and not positional_names(X.columns)):
+            _remember_outside_run(estimator, X, kind, y, traced)
         return
     name = type(estimator).__name__
+    if traced is not None:  # the output of a recorded transformer: its source columns
+        _record_traced(run_id, estimator, traced, kind, y)
+        return
     if not is_dataframe(X):
         if X is not None:
             warn_once(
@@ -277,7 +281,7 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
         and type(X).__module__.startswith("pandas")
         and profile.copy_on_write()
     )
-    sample, pre = profile.snapshot(X, estimator, copy=not view)
+    sample, pre, reads = profile.snapshot_reads(X, estimator, copy=not view)
     rows, cols = X.shape
     thread, main = _thread_label()
     fit = _Fit(
@@ -291,12 +295,51 @@ def record_fit(estimator: Any, X: Any, *, kind: str = "fit", y: Any = None) -> N
         None if type(X).__module__.startswith("pandas") else _frame_columns(X),
     )
     fit.sample, fit.view, fit.pre = sample, view, pre
+    fit.reads = None if reads is None or len(reads) == cols else reads
     fit.held = rows * cols if view else min(rows, profile.MAX_ROWS) * cols
     urgent = _add(run_id, fit, estimator, mlflow.get_tracking_uri())
     _schedule(run_id, urgent=urgent)
 
 
-def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
+def _traced(estimator: Any, X: Any) -> Any:
+    """``X``'s provenance (:mod:`.provenance`) when it is a recorded transformer's output."""
+    from mlflow_debt.capture import provenance
+
+    try:
+        return provenance.trace(estimator, X)
+    except Exception:  # noqa: BLE001  capture never fails the user's fit: recorded as it is
+        return None
+
+
+def _traced_fit(estimator: Any, traced: Any, kind: str, y: Any) -> _Fit:
+    """A fit on a transformer's output, as a fit on its source columns (sample shared)."""
+    origin = traced.origin
+    thread, main = _thread_label()
+    fit = _Fit(
+        next(_order),
+        f"sklearn:{type(estimator).__name__}",
+        kind,
+        thread,
+        main,
+        _score(estimator, y is not None),
+        (tuple(origin.names), tuple(origin.dtypes)),
+    )
+    fit.sample, fit.view, fit.pre = origin.sample, origin.view, dict(traced.pre)
+    fit.reads = None if len(traced.read) == len(origin.names) else list(traced.read)
+    fit.unread = tuple(traced.unread)
+    fit.held = _cells(origin.sample)
+    return fit
+
+
+def _record_traced(run_id: str, estimator: Any, traced: Any, kind: str, y: Any) -> None:
+    import mlflow
+
+    fit = _traced_fit(estimator, traced, kind, y)
+    urgent = _add(run_id, fit, estimator, mlflow.get_tracking_uri())
+    _schedule(run_id, urgent=urgent)
+
+
+def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any, traced: Any = None) -> None:
     import mlflow
 
     from mlflow_debt.capture import profile
@@ -309,8 +352,14 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
                 if f not in kept:
                     _drop_sample(f)
             bucket.fits = kept
+    if traced is not None:
+        fit = _traced_fit(estimator, traced, kind, y)
+        if fit.view:  # kept for a later run: not the user's frame
+            fit.sample, fit.view = profile.materialize(fit.sample), False
+        _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
+        return
     columns = _frame_columns(X)
-    sample, pre = profile.snapshot(X, estimator)
+    sample, pre, reads = profile.snapshot_reads(X, estimator)
     thread, main = _thread_label()
     fit = _Fit(
         next(_order),
@@ -322,6 +371,7 @@ def _remember_outside_run(estimator: Any, X: Any, kind: str, y: Any) -> None:
         columns,
     )
     fit.sample, fit.pre, fit.held = sample, pre, _cells(sample)
+    fit.reads = None if reads is None or len(reads) == len(columns[0]) else reads
     _add(_OUTSIDE, fit, estimator, mlflow.get_tracking_uri())
 
 

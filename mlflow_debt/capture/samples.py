@@ -61,6 +61,10 @@ class _Fit:
     records: list[FeatureRecord] | None = None
     model: weakref.ref[Any] | None = None
     refs: list[weakref.ref[Any]] = field(default_factory=list)
+    #: Positions (in ``key``) of the columns the fitted model reads; ``None``: all of them.
+    reads: list[int] | None = None
+    #: Columns handed in but not read, when known beyond ``key`` (provenance: the transformers').
+    unread: tuple[str, ...] | None = None
 
     _key: tuple[tuple[str, str], ...] | None = None
 
@@ -213,6 +217,7 @@ def _add(run_id: str, fit: _Fit, model: Any, tracking_uri: str | None) -> bool:
                 fit.records,
             )
             old.kind = fit.kind
+            old.reads, old.unread = fit.reads, fit.unread
             run.fits.remove(old)
             run.fits.append(old)
             fit = old
@@ -250,16 +255,34 @@ def _drop_sample(fit: _Fit) -> None:
 
 
 def _records(fit: _Fit) -> list[FeatureRecord]:
+    """The features of ``fit``: the columns its model reads (``fit.reads``), profiled."""
     if fit.records is None:
         if fit.sample is not None:
             from mlflow_debt.capture import profile
 
-            fit.records = profile.describe_sample(fit.sample, fit.pre)
+            fit.records = profile.describe_sample(fit.sample, fit.pre, columns=fit.reads)
         else:
-            fit.records = [FeatureRecord(n, d, tags.UNKNOWN) for n, d in fit.key]
+            keep = set(range(len(fit.key)) if fit.reads is None else fit.reads)
+            fit.records = [
+                FeatureRecord(n, d, tags.UNKNOWN) for i, (n, d) in enumerate(fit.key) if i in keep
+            ]
         with _lock:
             _drop_sample(fit)
     return fit.records
+
+
+def _unread(fit: _Fit) -> list[str]:
+    """The columns handed to ``fit`` (or to the transformers before it) that it did not read."""
+    out = list(fit.unread or ())
+    if fit.reads is not None:
+        keep, seen = set(fit.reads), set(out)
+        out.extend(n for i, (n, _) in enumerate(fit.key) if i not in keep and n not in seen)
+    return out
+
+
+def encode(fit: _Fit) -> dict[str, str]:
+    """The tags of ``fit``'s features (with ``mlflow_debt.unread`` when it left columns unread)."""
+    return tags.encode(_records(fit), fit.source, unread=_unread(fit))
 
 
 def _copy(fit: _Fit) -> None:

@@ -38,7 +38,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 
-from mlflow_debt import tags
 from mlflow_debt.capture import attribution, samples
 from mlflow_debt.errors import MlflowDebtWarning
 
@@ -187,11 +186,11 @@ def _write_tags(run_id: str) -> list[tuple[str | None, dict[str, str]]]:
         written = dict(run.written)
     wanted: dict[str, str] = {}
     if primary is not None:
-        wanted = tags.encode(samples._records(primary), primary.source)
+        wanted = samples.encode(primary)
         if len(fits) > 1:
             wanted[attribution.OTHER_FITS_KEY] = attribution.other_fits_value(fits, primary)
     changed = {k: v for k, v in wanted.items() if written.get(k) != v}
-    model_tags = {mid: tags.encode(samples._records(f), f.source) for mid, f in to_models.items()}
+    model_tags = {mid: samples.encode(f) for mid, f in to_models.items()}
     if not changed and not model_tags:
         return []
     try:
