@@ -83,7 +83,7 @@ set -e
 show mlflow-debt impact user_age
 
 step "5. The debt report: one page for the team lead, one exit code for CI"
-show mlflow-debt report --declared example_project/declared_consumers.yaml --output .demo/report.html --log
+show mlflow-debt report --declared example_project/declared_consumers.yaml --output .demo/report.html --log --annotate
 show mlflow-debt report --declared example_project/declared_consumers.yaml --output .demo/report.md
 sed -n '/^## Most urgent/,/^## Entanglement graph/p' .demo/report.md | sed '$d'
 set +e
@@ -96,6 +96,8 @@ echo "Open it: $ROOT/.demo/report.html (one self-contained file: share it, attac
 step "6. See it in the MLflow UI"
 echo "  .venv/bin/mlflow ui --backend-store-uri $MLFLOW_TRACKING_URI"
 echo "  then open http://127.0.0.1:5000: experiment churn-team, any run, Tags (mlflow_debt.*);"
-echo "  Models: churn_model shows its kept versions and its mlflow_debt.max_versions tag."
+echo "  Models: churn_model shows its kept versions and its mlflow_debt.max_versions tag;"
+echo "  open a version (Models > churn_model > Version N): its Tags table lists the features it"
+echo "  was trained on (mlflow_debt.f.*) and, after --annotate, its findings (mlflow_debt.findings)."
 echo "  Experiment mlflow-debt, run 'debt-report ...': the debt as metrics (Model metrics tab) and"
 echo "  the page itself (Artifacts, report.html); each --log adds a point to the trend."
