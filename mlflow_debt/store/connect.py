@@ -175,22 +175,33 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _check_port(uri: str) -> None:
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(uri)
-    if not parts.netloc:
-        return
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    raw = parts.netloc.rpartition("@")[2]
-    if port == 0 or (port is None and raw.endswith(":")):
-        shown_port = raw.rpartition(":")[2]
+    shown_port = _bad_port(uri)
+    if shown_port is not None:
         raise InputError(
             f"Cannot use the tracking URI {redact(uri)}: its port {shown_port!r} is not a "
             "number from 1 to 65535"
         )
+
+
+def _bad_port(uri: str) -> str | None:
+    """The URI's port as written when it is not a number from 1 to 65535, else None.
+
+    The host is what follows the userinfo's *last* "@", as the database drivers and SQLAlchemy
+    read it, so a password holding ":" or "/" is never taken for a port.
+    """
+    rest = uri.partition("://")[2]
+    if not rest:
+        return None
+    userinfo_and_host = rest.split("?", 1)[0].split("#", 1)[0]
+    host = userinfo_and_host.rpartition("@")[2].partition("/")[0]
+    if host.startswith("["):  # [ipv6]:port
+        host = host.partition("]")[2]
+    if ":" not in host:
+        return None
+    raw = host.rpartition(":")[2]
+    if raw.isdigit() and 1 <= int(raw) <= 65535:
+        return None
+    return raw
 
 
 def _password_has_at(uri: str) -> bool:
