@@ -360,6 +360,11 @@ def test_every_shell_example_runs_on_the_demo_store(
         ROOT / "example_project" / "declared_consumers.yaml",
         tmp_path / "example_project" / "declared_consumers.yaml",
     )
+    # As in a fresh shell: no tracking or registry URI set in-process by an earlier test (MLflow
+    # keeps one set by set_tracking_uri, even "", over the environment variable).
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", None)
+    monkeypatch.setattr("mlflow.tracking._model_registry.utils._registry_uri", None)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
     for line in lines:
         args, target, jq = split_pipeline(line)
