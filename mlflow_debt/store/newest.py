@@ -10,12 +10,14 @@ registered as a model version (their LoggedModel's ``mlflow.modelVersions`` tag)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
+from mlflow_debt.errors import InputError
 from mlflow_debt.store.errors import mlflow_errors
 from mlflow_debt.store.logged_models import iter_logged_models
 from mlflow_debt.store.paging import ID_BATCH, chunks, in_filter
@@ -46,28 +48,57 @@ def run_pages_newest_first(
     """Pages of the active runs of ``experiment_ids`` matching ``filter_string``, newest first.
 
     A generator: the caller stops iterating once it has its answer, and nothing more is read.
+    ``tags.`KEY` IS NULL`` clauses, which MLflow's filter grammar lacks before 3.2 or so, are
+    applied here instead when the server refuses them (the same runs, in the same order; a page
+    may then hold fewer than asked for).
     """
     if not experiment_ids:
         return
     ids = list(experiment_ids)
     size = first_page
     token: str | None = None
+    absent: list[str] = []
+    sent = filter_string
+    if _IS_NULL["supported"] is False:
+        sent, absent = _without_is_null(filter_string)
     while True:
-        with mlflow_errors(action):
-            page = client.search_runs(
-                ids,
-                filter_string=filter_string,
-                run_view_type=ViewType.ACTIVE_ONLY,
-                max_results=size,
-                order_by=list(NEWEST_FIRST),
-                page_token=token,
-            )
-        yield list(page)
+        try:
+            with mlflow_errors(action):
+                page = client.search_runs(
+                    ids,
+                    filter_string=sent,
+                    run_view_type=ViewType.ACTIVE_ONLY,
+                    max_results=size,
+                    order_by=list(NEWEST_FIRST),
+                    page_token=token,
+                )
+        except InputError:
+            stripped, keys = _without_is_null(sent)
+            if not keys or token is not None:
+                raise
+            _IS_NULL["supported"] = False
+            sent, absent = stripped, keys
+            continue
+        runs = list(page)
+        if absent:
+            runs = [r for r in runs if not any(k in r.data.tags for k in absent)]
+        yield runs
         token = page.token
         if not token or len(page) < size:
             return
         # MLflow's page tokens hold an offset: a new size continues where the last page ended.
         size = min(size * 4, last_page)
+
+
+#: Whether the server's filter grammar takes ``IS NULL`` (None: not known yet).
+_IS_NULL: dict[str, bool | None] = {"supported": None}
+_IS_NULL_CLAUSE = re.compile(r"\s+AND\s+tags\.`([^`]+)`\s+IS\s+NULL\b", re.IGNORECASE)
+
+
+def _without_is_null(filter_string: str) -> tuple[str, list[str]]:
+    """``filter_string`` without its ``AND tags.`KEY` IS NULL`` clauses, and their keys."""
+    keys = _IS_NULL_CLAUSE.findall(filter_string)
+    return _IS_NULL_CLAUSE.sub("", filter_string), keys
 
 
 def was_registered(model: LoggedModel) -> bool:
