@@ -153,9 +153,9 @@ def audit_experiment(client: MlflowClient, create: bool = True) -> str | None:
                     find,
                 )
             )
-        except MlflowException as exc:
-            if store.error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                raise
+        except MlflowException:
+            # Another process created it first: RESOURCE_ALREADY_EXISTS, or on MLflow 3.1's SQL
+            # store an integrity error; either way it exists now.
             exp = client.get_experiment_by_name(AUDIT_EXPERIMENT)
             if exp is None:
                 raise

@@ -60,7 +60,7 @@ def run_pages_newest_first(
     absent: list[str] = []
     sent = filter_string
     if _IS_NULL["supported"] is False:
-        sent, absent = _without_is_null(filter_string)
+        sent, absent = without_is_null(filter_string)
     while True:
         try:
             with mlflow_errors(action):
@@ -73,7 +73,7 @@ def run_pages_newest_first(
                     page_token=token,
                 )
         except InputError:
-            stripped, keys = _without_is_null(sent)
+            stripped, keys = without_is_null(sent)
             if not keys or token is not None:
                 raise
             _IS_NULL["supported"] = False
@@ -95,7 +95,17 @@ _IS_NULL: dict[str, bool | None] = {"supported": None}
 _IS_NULL_CLAUSE = re.compile(r"\s+AND\s+tags\.`([^`]+)`\s+IS\s+NULL\b", re.IGNORECASE)
 
 
-def _without_is_null(filter_string: str) -> tuple[str, list[str]]:
+def is_null_supported() -> bool | None:
+    """Whether the server's filter grammar took ``IS NULL`` (None: not tried yet)."""
+    return _IS_NULL["supported"]
+
+
+def refused_is_null() -> None:
+    """Remember that the server refused ``IS NULL`` (MLflow 3.1)."""
+    _IS_NULL["supported"] = False
+
+
+def without_is_null(filter_string: str) -> tuple[str, list[str]]:
     """``filter_string`` without its ``AND tags.`KEY` IS NULL`` clauses, and their keys."""
     keys = _IS_NULL_CLAUSE.findall(filter_string)
     return _IS_NULL_CLAUSE.sub("", filter_string), keys

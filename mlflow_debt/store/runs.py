@@ -75,21 +75,49 @@ def iter_runs(
     view_type: int = ViewType.ACTIVE_ONLY,
     action: str = "Reading runs",
 ) -> Iterator[Run]:
-    """Every run of ``experiment_ids`` matching ``filter_string`` (active ones), page by page."""
+    """Every run of ``experiment_ids`` matching ``filter_string`` (active ones), page by page.
+
+    ``AND tags.`KEY` IS NULL`` clauses that the server's filter grammar refuses (MLflow 3.1) are
+    applied here instead (:func:`mlflow_debt.store.newest.without_is_null`).
+    """
     if not experiment_ids:
         return iter(())
     ids = list(experiment_ids)
-    return paged(
-        lambda token: client.search_runs(
-            ids,
-            filter_string=filter_string,
-            run_view_type=view_type,
-            max_results=page_size,
-            order_by=list(order_by) if order_by else None,
-            page_token=token,
-        ),
-        action,
-    )
+
+    def pages(flt: str) -> Iterator[Run]:
+        return paged(
+            lambda token: client.search_runs(
+                ids,
+                filter_string=flt,
+                run_view_type=view_type,
+                max_results=page_size,
+                order_by=list(order_by) if order_by else None,
+                page_token=token,
+            ),
+            action,
+        )
+
+    from mlflow_debt.store import newest
+
+    stripped, absent = newest.without_is_null(filter_string)
+    if not absent:
+        return pages(filter_string)
+    if newest.is_null_supported() is False:
+        return (r for r in pages(stripped) if not any(k in r.data.tags for k in absent))
+
+    def trying() -> Iterator[Run]:
+        it = pages(filter_string)
+        try:
+            first = next(it, None)
+        except InputError:
+            newest.refused_is_null()
+            yield from (r for r in pages(stripped) if not any(k in r.data.tags for k in absent))
+            return
+        if first is not None:
+            yield first
+            yield from it
+
+    return trying()
 
 
 def runs_by_ids(
