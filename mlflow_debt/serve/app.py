@@ -54,26 +54,40 @@ class _BodyTooLarge(Exception):
     pass
 
 
+#: An oversized body is read and dropped up to this many times the limit before the 413.
+DRAIN_FACTOR = 16
+
+
+async def read_body(request: Request, max_body: int) -> bytes:
+    """The request's body, at most ``max_body`` bytes; :class:`_BodyTooLarge` past that."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            # Past the limit nothing is kept, but the rest is read (up to DRAIN_FACTOR times
+            # the limit, within the body timeout) so that a client still sending reads the
+            # 413 instead of a connection reset.
+            chunks.clear()
+            if size > DRAIN_FACTOR * max_body:
+                break
+            continue
+        chunks.append(chunk)
+    if size > max_body:
+        raise _BodyTooLarge
+    return b"".join(chunks)
+
+
 def create_app(
     service: Service, max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT
 ) -> Starlette:
-    async def read_body(request: Request) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def webhook(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_body):
             service.reject(413, "body too large")
             return JSONResponse({"error": "body too large"}, status_code=413)
         try:
-            body = await asyncio.wait_for(read_body(request), body_timeout)
+            body = await asyncio.wait_for(read_body(request, max_body), body_timeout)
         except _BodyTooLarge:
             service.reject(413, "body too large")
             return JSONResponse({"error": "body too large"}, status_code=413)
