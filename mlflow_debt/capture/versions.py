@@ -83,7 +83,7 @@ def _warn(cause: str, message: str) -> None:
 
 
 def _active() -> bool:
-    from mlflow_debt.capture.hook import disabled
+    from mlflow_debt.capture.common import disabled
 
     return bool(_hook) and not disabled()
 
@@ -239,7 +239,7 @@ class _ClientFinder:
                 with contextlib.suppress(Exception):
                     _patch(loading)
             return None
-        from mlflow_debt.capture.hook import spec_from_others
+        from mlflow_debt.capture.common import spec_from_others
 
         spec = spec_from_others(self, fullname, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
